@@ -1,0 +1,536 @@
+#include "core/room.hpp"
+
+#include <algorithm>
+
+namespace downbeat::core {
+namespace json = boost::json;
+
+namespace {
+std::string str_or(const json::object& o, std::string_view key, std::string fallback = {}) {
+  if (const auto* v = o.if_contains(key); v && v->is_string()) return std::string(v->get_string());
+  return fallback;
+}
+json::value str_or_null(const std::string& s) { return s.empty() ? json::value(nullptr) : json::value(s); }
+
+template <class T>
+auto find_by_id(T& vec, const std::string& id) {
+  return std::find_if(vec.begin(), vec.end(), [&](const auto& x) {
+    if constexpr (std::is_same_v<std::decay_t<decltype(x)>, json::object>)
+      return x.at("id").as_string() == id;
+    else
+      return x.id == id;
+  });
+}
+
+[[noreturn]] void fail(ErrorCode code, std::string msg) { throw CommandError(code, std::move(msg)); }
+
+Mutation put(std::string kind, std::string id, json::object value) {
+  return Mutation{std::move(kind), std::move(id), std::move(value), false};
+}
+}  // namespace
+
+Room::Room(std::string id, std::string name, RoomConfig cfg) : id_(std::move(id)), name_(std::move(name)), cfg_(cfg) {}
+
+std::string Room::next_id(const char* prefix) const { return prefix + std::to_string(seq_ + 1); }
+
+// ---------------------------------------------------------------- lookups
+
+const Participant* Room::find_participant(const std::string& id) const {
+  auto it = find_by_id(participants_, id);
+  return it == participants_.end() ? nullptr : &*it;
+}
+const Slot* Room::find_slot(const std::string& id) const {
+  auto it = find_by_id(slots_, id);
+  return it == slots_.end() ? nullptr : &*it;
+}
+const json::object* Room::find_song(const std::string& id) const {
+  auto it = find_by_id(songs_, id);
+  return it == songs_.end() ? nullptr : &*it;
+}
+const json::object* Room::find_setlist(const std::string& id) const {
+  auto it = find_by_id(setlists_, id);
+  return it == setlists_.end() ? nullptr : &*it;
+}
+const Slot* Room::slot_of(const std::string& participant) const {
+  auto it = std::find_if(slots_.begin(), slots_.end(), [&](const Slot& s) { return s.participant == participant; });
+  return it == slots_.end() ? nullptr : &*it;
+}
+
+// ---------------------------------------------------------------- JSON shapes
+
+json::object Room::slot_json(const Slot& s) {
+  return {{"id", s.id},
+          {"name", s.name},
+          {"instrument", str_or_null(s.instrument)},
+          {"group", str_or_null(s.group)},
+          {"transpose", s.transpose},
+          {"participant", str_or_null(s.participant)}};
+}
+
+Slot Room::slot_from_json(const json::object& o) {
+  Slot s;
+  s.id = str_or(o, "id");
+  s.name = str_or(o, "name");
+  s.instrument = str_or(o, "instrument");
+  s.group = str_or(o, "group");
+  if (const auto* t = o.if_contains("transpose"); t && t->is_number()) s.transpose = static_cast<int>(t->to_number<std::int64_t>());
+  s.participant = str_or(o, "participant");
+  return s;
+}
+
+json::object Room::participant_record(const Participant& p) {
+  return {{"id", p.id},       {"name", p.name},           {"device_id", p.device_id}, {"role", to_string(p.role)},
+          {"online", p.online}, {"last_seen", p.last_seen}, {"removed", p.removed},     {"kicked", p.kicked}};
+}
+
+Participant Room::participant_from_record(const json::object& o) {
+  Participant p;
+  p.id = str_or(o, "id");
+  p.name = str_or(o, "name");
+  p.device_id = str_or(o, "device_id");
+  p.role = role_from_string(str_or(o, "role")).value_or(Role::viewer);
+  if (const auto* v = o.if_contains("online")) p.online = v->as_bool();
+  if (const auto* v = o.if_contains("last_seen")) p.last_seen = v->to_number<std::int64_t>();
+  if (const auto* v = o.if_contains("removed")) p.removed = v->as_bool();
+  if (const auto* v = o.if_contains("kicked")) p.kicked = v->as_bool();
+  return p;
+}
+
+json::object Room::participant_json(const Participant& p) const {
+  const Slot* s = slot_of(p.id);
+  return {{"id", p.id},
+          {"name", p.name},
+          {"role", to_string(p.role)},
+          {"online", p.online},
+          {"slot", s ? json::value(s->id) : json::value(nullptr)}};
+}
+
+json::object Room::room_json() const {
+  return {{"id", id_}, {"name", name_}, {"settings", {{"self_claim", self_claim_}}}};
+}
+
+json::object Room::snapshot() const {
+  json::array participants, slots, songs, setlists, ptt;
+  for (const auto& p : participants_)
+    if (!p.removed) participants.push_back(participant_json(p));
+  for (const auto& s : slots_) slots.push_back(slot_json(s));
+  for (const auto& s : songs_) songs.push_back(s);
+  for (const auto& s : setlists_) setlists.push_back(s);
+  for (const auto& [pid, target] : ptt_) ptt.push_back({{"participant", pid}, {"talking", true}, {"target", target}});
+  json::value current = nullptr;
+  json::value active = nullptr;
+  if (song_current_) {
+    current = json::object{{"setlist", song_current_->setlist},
+                           {"index", song_current_->index},
+                           {"section", str_or_null(song_current_->section)}};
+    active = song_current_->setlist;
+  }
+  return {{"seq", seq_},           {"room", room_json()}, {"participants", std::move(participants)},
+          {"slots", std::move(slots)}, {"songs", std::move(songs)}, {"setlists", std::move(setlists)},
+          {"active_setlist", active},   {"song_current", current}, {"tempo", to_json(tempo_)},
+          {"ptt", std::move(ptt)}};
+}
+
+// ---------------------------------------------------------------- planning
+
+Outcome Room::plan(const Actor& actor, const Command& cmd, std::int64_t now_us) const {
+  if (!role_may(actor.role, cmd.type))
+    fail(ErrorCode::forbidden, "a " + std::string(to_string(actor.role)) + " may not use " + cmd.type +
+                                   (cmd.type.starts_with("song") || cmd.type.starts_with("setlist") || cmd.type.starts_with("tempo")
+                                        ? ": only the MD may change songs, setlists and tempo"
+                                        : ""));
+  const std::string& t = cmd.type;
+  if (t.starts_with("slot.")) return plan_slot(actor, cmd);
+  if (t == "song.create" || t == "song.update" || t == "song.delete") return plan_song(cmd);
+  if (t.starts_with("setlist.") || t == "song.current") return plan_setlist(cmd);
+  if (t.starts_with("tempo.")) return plan_tempo(cmd, now_us);
+  if (t == "participant.kick") {
+    std::string pid(cmd.data.at("participant").as_string());
+    const Participant* p = find_participant(pid);
+    if (!p || p->removed) fail(ErrorCode::not_found, "no participant " + pid + " in this room");
+    if (pid == actor.participant) fail(ErrorCode::bad_request, "you cannot kick yourself");
+    Participant gone = *p;
+    gone.removed = true;
+    gone.kicked = true;
+    gone.online = false;
+    Outcome out;
+    out.durable = true;
+    out.event_type = "participant.leave";
+    out.event_data = {{"participant", pid}, {"reason", "kicked"}};
+    out.mutations.push_back(put("participant", pid, participant_record(gone)));
+    out.mutations.push_back(Mutation{"revoke_tokens", pid, json::object{}, false});
+    out.disconnect.push_back(pid);
+    return release_slot_of(pid, std::move(out));
+  }
+  return plan_live(actor, cmd, now_us);
+}
+
+Outcome Room::release_slot_of(const std::string& participant, Outcome out) const {
+  if (const Slot* s = slot_of(participant)) {
+    Slot freed = *s;
+    freed.participant.clear();
+    out.mutations.push_back(put("slot", freed.id, slot_json(freed)));
+  }
+  if (ptt_.count(participant)) out.mutations.push_back(Mutation{"ptt", participant, std::nullopt, true});
+  return out;
+}
+
+Outcome Room::plan_slot(const Actor& actor, const Command& cmd) const {
+  const auto& d = cmd.data;
+  Outcome out;
+  out.durable = true;
+  out.event_type = cmd.type;
+  if (cmd.type == "slot.create") {
+    Slot s;
+    s.id = next_id("sl");
+    s.name = str_or(d, "name");
+    s.instrument = str_or(d, "instrument");
+    s.group = str_or(d, "group");
+    if (const auto* t = d.if_contains("transpose")) s.transpose = static_cast<int>(t->to_number<std::int64_t>());
+    if (std::any_of(slots_.begin(), slots_.end(), [&](const Slot& x) { return x.name == s.name; }))
+      fail(ErrorCode::conflict, "a slot named \"" + s.name + "\" already exists: pick another name");
+    out.event_data = {{"slot", slot_json(s)}};
+    out.mutations.push_back(put("slot", s.id, slot_json(s)));
+    return out;
+  }
+  std::string sid(d.at("slot").as_string());
+  const Slot* existing = find_slot(sid);
+  if (!existing) fail(ErrorCode::not_found, "no slot " + sid + " in this room");
+  Slot s = *existing;
+  if (cmd.type == "slot.delete") {
+    out.event_data = {{"slot", sid}};
+    out.mutations.push_back(Mutation{"slot", sid, std::nullopt, false});
+    return out;
+  }
+  if (cmd.type == "slot.release") {
+    if (actor.role != Role::md && s.participant != actor.participant)
+      fail(ErrorCode::forbidden, "you can only release your own slot; ask the MD to release " + s.name);
+    if (s.participant.empty()) fail(ErrorCode::conflict, "slot " + s.name + " is already free");
+    s.participant.clear();
+    out.event_data = {{"slot", slot_json(s)}};
+    out.mutations.push_back(put("slot", sid, slot_json(s)));
+    return out;
+  }
+  // slot.assign
+  std::string pid(d.at("participant").as_string());
+  const Participant* p = find_participant(pid);
+  if (!p || p->removed) fail(ErrorCode::not_found, "no participant " + pid + " in this room");
+  if (actor.role != Role::md) {
+    if (pid != actor.participant) fail(ErrorCode::forbidden, "a musician may only claim a slot for themself");
+    if (!self_claim_) fail(ErrorCode::forbidden, "this room does not allow claiming slots: ask the MD to assign you");
+    if (!s.participant.empty() && s.participant != pid)
+      fail(ErrorCode::conflict, "slot " + s.name + " is taken: pick a free slot or ask the MD");
+  }
+  // A participant holds at most one slot: assigning moves them.
+  if (const Slot* old = slot_of(pid); old && old->id != sid) {
+    Slot freed = *old;
+    freed.participant.clear();
+    out.mutations.push_back(put("slot", freed.id, slot_json(freed)));
+  }
+  s.participant = pid;
+  out.event_data = {{"slot", slot_json(s)}};
+  out.mutations.push_back(put("slot", sid, slot_json(s)));
+  return out;
+}
+
+Outcome Room::plan_song(const Command& cmd) const {
+  const auto& d = cmd.data;
+  Outcome out;
+  out.durable = true;
+  out.event_type = cmd.type;
+  static constexpr const char* kFields[] = {"title", "artist", "key", "bpm", "meter", "chordpro"};
+  if (cmd.type == "song.create") {
+    json::object song{{"id", next_id("sg")}};
+    for (const char* f : kFields) song[f] = d.contains(f) ? d.at(f) : json::value(nullptr);
+    out.event_data = {{"song", song}};
+    out.mutations.push_back(put("song", std::string(song.at("id").as_string()), song));
+    return out;
+  }
+  std::string id(d.at("id").as_string());
+  const json::object* existing = find_song(id);
+  if (!existing) fail(ErrorCode::not_found, "no song " + id + " in this room's library");
+  if (cmd.type == "song.delete") {
+    for (const auto& sl : setlists_)
+      for (const auto& item : sl.at("items").as_array())
+        if (item.at("song").as_string() == id)
+          fail(ErrorCode::conflict, "song is used in setlist \"" + std::string(sl.at("title").as_string()) +
+                                        "\": remove it from the setlist first");
+    out.event_data = {{"id", id}};
+    out.mutations.push_back(Mutation{"song", id, std::nullopt, false});
+    return out;
+  }
+  json::object song = *existing;
+  for (const char* f : kFields)
+    if (d.contains(f)) song[f] = d.at(f);
+  out.event_data = {{"song", song}};
+  out.mutations.push_back(put("song", id, song));
+  return out;
+}
+
+Outcome Room::plan_setlist(const Command& cmd) const {
+  const auto& d = cmd.data;
+  Outcome out;
+  out.durable = true;
+  out.event_type = cmd.type;
+  if (cmd.type == "song.current") {
+    std::string sl(d.at("setlist").as_string());
+    const json::object* setlist = find_setlist(sl);
+    if (!setlist) fail(ErrorCode::not_found, "no setlist " + sl + " in this room");
+    auto index = d.at("index").to_number<std::int64_t>();
+    auto size = static_cast<std::int64_t>(setlist->at("items").as_array().size());
+    if (index >= size)
+      fail(ErrorCode::not_found, "setlist \"" + std::string(setlist->at("title").as_string()) + "\" has " +
+                                     std::to_string(size) + " songs: index must be below that");
+    json::object cur{{"setlist", sl}, {"index", index}, {"section", d.contains("section") ? d.at("section") : json::value(nullptr)}};
+    out.event_data = cur;
+    out.mutations.push_back(put("meta", "current", cur));
+    return out;
+  }
+  if (cmd.type == "setlist.delete") {
+    std::string id(d.at("id").as_string());
+    if (!find_setlist(id)) fail(ErrorCode::not_found, "no setlist " + id + " in this room");
+    out.event_data = {{"id", id}};
+    out.mutations.push_back(Mutation{"setlist", id, std::nullopt, false});
+    if (song_current_ && song_current_->setlist == id) out.mutations.push_back(Mutation{"meta", "current", std::nullopt, false});
+    return out;
+  }
+  // setlist.update: create (no id) or replace.
+  std::string id;
+  if (const auto* v = d.if_contains("id")) {
+    id = std::string(v->as_string());
+    if (!find_setlist(id)) fail(ErrorCode::not_found, "no setlist " + id + " in this room: omit id to create one");
+  } else {
+    id = next_id("st");
+  }
+  json::array items;
+  for (const auto& raw : d.at("items").as_array()) {
+    const auto& it = raw.as_object();
+    std::string song(it.at("song").as_string());
+    if (!find_song(song)) fail(ErrorCode::not_found, "setlist item refers to unknown song " + song + ": create the song first");
+    items.push_back({{"song", song},
+                     {"key", it.contains("key") ? it.at("key") : json::value(nullptr)},
+                     {"bpm", it.contains("bpm") ? it.at("bpm") : json::value(nullptr)},
+                     {"notes", it.contains("notes") ? it.at("notes") : json::value(nullptr)}});
+  }
+  json::object setlist{{"id", id}, {"title", d.at("title")}, {"items", std::move(items)}};
+  out.event_data = {{"setlist", setlist}};
+  out.mutations.push_back(put("setlist", id, setlist));
+  return out;
+}
+
+Outcome Room::plan_tempo(const Command& cmd, std::int64_t now_us) const {
+  const auto& d = cmd.data;
+  TempoState next;
+  if (cmd.type == "tempo.set") {
+    TempoSetParams p;
+    if (const auto* v = d.if_contains("bpm")) p.bpm = v->to_number<double>();
+    if (const auto* v = d.if_contains("meter"))
+      p.meter = Meter{static_cast<int>(v->at("beats").to_number<std::int64_t>()), static_cast<int>(v->at("unit").to_number<std::int64_t>())};
+    if (const auto* v = d.if_contains("accents")) {
+      std::vector<int> a;
+      for (const auto& x : v->as_array()) a.push_back(static_cast<int>(x.to_number<std::int64_t>()));
+      p.accents = std::move(a);
+    }
+    if (const auto* v = d.if_contains("subdivision")) p.subdivision = static_cast<int>(v->to_number<std::int64_t>());
+    if (auto err = validate_tempo_set(p, tempo_); !err.empty()) fail(ErrorCode::bad_request, err);
+    next = apply_set(tempo_, p, now_us, cfg_.tempo_lead_us);
+  } else if (cmd.type == "tempo.start") {
+    int count_in = 0;
+    if (const auto* v = d.if_contains("count_in_bars")) count_in = static_cast<int>(v->to_number<std::int64_t>());
+    if (auto err = validate_count_in(count_in); !err.empty()) fail(ErrorCode::bad_request, err);
+    next = apply_start(tempo_, count_in, now_us, cfg_.tempo_lead_us);
+  } else {
+    if (!tempo_.running) fail(ErrorCode::conflict, "the click is not running");
+    next = apply_stop(tempo_, now_us, cfg_.tempo_lead_us);
+  }
+  Outcome out;
+  out.durable = true;
+  out.event_type = "tempo.anchor";
+  out.event_data = {{"tempo", to_json(next)}};
+  out.mutations.push_back(put("meta", "tempo", to_json(next)));
+  return out;
+}
+
+Outcome Room::plan_live(const Actor& actor, const Command& cmd, std::int64_t now_us) const {
+  const auto& d = cmd.data;
+  Outcome out;
+  out.event_type = cmd.type;
+  const std::string& t = cmd.type;
+  if (t == "resync.request") {
+    out.event_type.clear();
+    out.send_snapshot = true;
+    return out;
+  }
+  if (t == "cue") {
+    std::string group = str_or(d, "group");
+    out.event_data = {{"from", actor.participant},
+                      {"text", d.at("text")},
+                      {"color", str_or(d, "color", "yellow")},
+                      {"group", str_or_null(group)}};
+    if (!group.empty()) {
+      out.audience = Audience::group;
+      out.target = group;
+    }
+    return out;
+  }
+  if (t == "ptt.press") {
+    std::string target(d.at("target").as_string());
+    if (target == "all") {
+      if (actor.role != Role::md) fail(ErrorCode::forbidden, "only the MD may talk to everyone: talk to \"md\" or your group");
+    } else if (target != "md" &&
+               std::none_of(slots_.begin(), slots_.end(), [&](const Slot& s) { return s.group == target; })) {
+      fail(ErrorCode::not_found, "no talk group \"" + target + "\": use all, md or a slot's group");
+    }
+    out.event_type = "ptt.state";
+    out.event_data = {{"participant", actor.participant}, {"talking", true}, {"target", target}};
+    out.mutations.push_back(Mutation{"ptt", actor.participant, json::object{{"target", target}}, true});
+    return out;
+  }
+  if (t == "ptt.release") {
+    out.event_type = "ptt.state";
+    out.event_data = {{"participant", actor.participant}, {"talking", false}, {"target", nullptr}};
+    out.mutations.push_back(Mutation{"ptt", actor.participant, std::nullopt, true});
+    return out;
+  }
+  if (t.starts_with("rtc.")) {
+    std::string to(d.at("to").as_string());
+    const Participant* p = find_participant(to);
+    if (!p || p->removed) fail(ErrorCode::not_found, "no participant " + to + " in this room");
+    if (!p->online) fail(ErrorCode::conflict, "participant " + to + " is offline");
+    out.event_data = d;
+    out.event_data.erase("to");
+    out.event_data["from"] = actor.participant;
+    out.audience = Audience::one;
+    out.target = to;
+    return out;
+  }
+  if (t == "metrics.report") {
+    json::object report = d;
+    out.mutations.push_back(Mutation{"health", actor.participant, json::object{{"report", report}, {"at", now_us}}, true});
+    report["participant"] = actor.participant;
+    out.event_data = std::move(report);
+    out.audience = Audience::md_only;
+    return out;
+  }
+  fail(ErrorCode::unsupported, "command " + t + " is not handled by the room");
+}
+
+// ---------------------------------------------------------------- presence
+
+Outcome Room::plan_online(const std::string& participant) const {
+  const Participant* p = find_participant(participant);
+  if (!p) fail(ErrorCode::not_found, "no participant " + participant);
+  Participant next = *p;
+  next.online = true;
+  next.removed = false;
+  next.kicked = false;
+  Outcome out;
+  out.durable = true;
+  out.event_type = "participant.join";
+  out.mutations.push_back(put("participant", next.id, participant_record(next)));
+  Slot const* s = slot_of(next.id);
+  json::object pj{{"id", next.id}, {"name", next.name}, {"role", to_string(next.role)}, {"online", true},
+                  {"slot", s ? json::value(s->id) : json::value(nullptr)}};
+  out.event_data = {{"participant", pj}};
+  return out;
+}
+
+Outcome Room::plan_offline(const std::string& participant, std::int64_t now_us) const {
+  const Participant* p = find_participant(participant);
+  if (!p) fail(ErrorCode::not_found, "no participant " + participant);
+  Participant next = *p;
+  next.online = false;
+  next.last_seen = now_us;
+  Outcome out;
+  out.durable = true;
+  out.event_type = "participant.leave";
+  out.event_data = {{"participant", participant}, {"reason", "offline"}};
+  out.mutations.push_back(put("participant", next.id, participant_record(next)));
+  if (ptt_.count(participant)) out.mutations.push_back(Mutation{"ptt", participant, std::nullopt, true});
+  return out;
+}
+
+Outcome Room::plan_timeout(const std::string& participant) const {
+  const Participant* p = find_participant(participant);
+  if (!p) fail(ErrorCode::not_found, "no participant " + participant);
+  Participant next = *p;
+  next.removed = true;
+  next.online = false;
+  Outcome out;
+  out.durable = true;
+  out.event_type = "participant.leave";
+  out.event_data = {{"participant", participant}, {"reason", "timeout"}};
+  out.mutations.push_back(put("participant", next.id, participant_record(next)));
+  return release_slot_of(participant, std::move(out));
+}
+
+std::vector<std::string> Room::expired(std::int64_t now_us) const {
+  std::vector<std::string> out;
+  for (const auto& p : participants_)
+    if (!p.removed && !p.online && now_us - p.last_seen >= cfg_.grace_us) out.push_back(p.id);
+  return out;
+}
+
+std::vector<std::string> Room::online_participants() const {
+  std::vector<std::string> out;
+  for (const auto& p : participants_)
+    if (p.online) out.push_back(p.id);
+  return out;
+}
+
+// ---------------------------------------------------------------- applying
+
+void Room::apply(const Outcome& outcome, std::int64_t seq) {
+  for (const auto& m : outcome.mutations) apply_mutation(m);
+  if (outcome.durable) seq_ = seq;
+}
+
+void Room::apply_mutation(const Mutation& m) {
+  auto upsert = [&](auto& vec, auto value) {
+    auto it = find_by_id(vec, m.id);
+    if (it == vec.end())
+      vec.push_back(std::move(value));
+    else
+      *it = std::move(value);
+  };
+  auto erase = [&](auto& vec) {
+    auto it = find_by_id(vec, m.id);
+    if (it != vec.end()) vec.erase(it);
+  };
+  if (m.kind == "participant") {
+    if (m.value) upsert(participants_, participant_from_record(*m.value));
+    else erase(participants_);
+  } else if (m.kind == "slot") {
+    if (m.value) upsert(slots_, slot_from_json(*m.value));
+    else erase(slots_);
+  } else if (m.kind == "song") {
+    if (m.value) upsert(songs_, *m.value);
+    else erase(songs_);
+  } else if (m.kind == "setlist") {
+    if (m.value) upsert(setlists_, *m.value);
+    else erase(setlists_);
+  } else if (m.kind == "meta") {
+    if (m.id == "current") {
+      if (!m.value) {
+        song_current_.reset();
+      } else {
+        const auto& v = *m.value;
+        song_current_ = SongCurrent{str_or(v, "setlist"), static_cast<int>(v.at("index").to_number<std::int64_t>()), str_or(v, "section")};
+      }
+    } else if (m.id == "tempo" && m.value) {
+      tempo_ = tempo_from_json(*m.value);
+    } else if (m.id == "settings" && m.value) {
+      if (const auto* v = m.value->if_contains("self_claim")) self_claim_ = v->as_bool();
+    } else if (m.id == "room" && m.value) {
+      name_ = str_or(*m.value, "name", name_);
+    }
+  } else if (m.kind == "ptt") {
+    if (m.value) ptt_[m.id] = str_or(*m.value, "target");
+    else ptt_.erase(m.id);
+  } else if (m.kind == "health") {
+    if (m.value) health_[m.id] = Health{m.value->at("report").as_object(), m.value->at("at").to_number<std::int64_t>()};
+    else health_.erase(m.id);
+  }
+}
+
+}  // namespace downbeat::core

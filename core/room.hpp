@@ -1,0 +1,152 @@
+#pragma once
+// One room's durable and live state, and the rules that change it. Pure: no I/O, no clock.
+// The server asks `plan` what a command would change (validating it, throwing CommandError),
+// commits the mutations, then calls `apply` — so nothing is acknowledged before it is stored.
+#include <boost/json.hpp>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/errors.hpp"
+#include "core/frame.hpp"
+#include "core/permissions.hpp"
+#include "core/tempo.hpp"
+
+namespace downbeat::core {
+
+struct Participant {
+  std::string id;
+  std::string name;
+  std::string device_id;
+  Role role = Role::viewer;
+  bool online = false;
+  std::int64_t last_seen = 0;  // server µs when it went offline
+  bool removed = true;         // not in the room (never connected, timed out or kicked)
+  bool kicked = false;
+};
+
+struct Slot {
+  std::string id;
+  std::string name;
+  std::string instrument;
+  std::string group;
+  int transpose = 0;
+  std::string participant;  // empty = free
+};
+
+struct SongCurrent {
+  std::string setlist;
+  int index = 0;
+  std::string section;
+};
+
+// One change to durable (or, when `ephemeral`, live-only) state. `value` empty = erase.
+struct Mutation {
+  std::string kind;  // participant | slot | song | setlist | meta | revoke_tokens | ptt | health
+  std::string id;
+  std::optional<boost::json::object> value;
+  bool ephemeral = false;
+};
+
+enum class Audience { room, sender, one, md_only, group };
+
+struct Outcome {
+  bool durable = false;
+  std::string event_type;  // empty: reply with ack only
+  boost::json::object event_data;
+  std::vector<Mutation> mutations;
+  Audience audience = Audience::room;
+  std::string target;                   // participant id (Audience::one) or group (Audience::group)
+  bool send_snapshot = false;           // resync.request
+  std::vector<std::string> disconnect;  // participants whose connections must close (kick)
+};
+
+struct Actor {
+  std::string participant;
+  Role role = Role::viewer;
+};
+
+struct RoomConfig {
+  std::int64_t tempo_lead_us = 300'000;
+  std::int64_t grace_us = 60'000'000;
+};
+
+struct Health {
+  boost::json::object report;
+  std::int64_t at = 0;
+};
+
+class Room {
+ public:
+  Room(std::string id, std::string name, RoomConfig cfg = {});
+
+  const std::string& id() const { return id_; }
+  const std::string& name() const { return name_; }
+  std::int64_t seq() const { return seq_; }
+  void set_seq(std::int64_t seq) { seq_ = seq; }
+  const RoomConfig& config() const { return cfg_; }
+  void set_config(const RoomConfig& cfg) { cfg_ = cfg; }
+
+  // Commands from a connected participant. Throws CommandError.
+  Outcome plan(const Actor& actor, const Command& cmd, std::int64_t now_us) const;
+  // Presence, driven by the server's connection bookkeeping.
+  Outcome plan_online(const std::string& participant) const;
+  Outcome plan_offline(const std::string& participant, std::int64_t now_us) const;
+  Outcome plan_timeout(const std::string& participant) const;
+  // Participants whose grace period has ended at `now_us`.
+  std::vector<std::string> expired(std::int64_t now_us) const;
+  // Participants marked online (for a restart, when no connection survived).
+  std::vector<std::string> online_participants() const;
+
+  // Apply a committed outcome; `seq` is the event's seq for durable outcomes.
+  void apply(const Outcome& outcome, std::int64_t seq);
+  void apply_mutation(const Mutation& m);
+
+  boost::json::object snapshot() const;
+  boost::json::object participant_json(const Participant& p) const;
+  boost::json::object room_json() const;
+  static boost::json::object slot_json(const Slot& s);
+  static Slot slot_from_json(const boost::json::object& o);
+  static boost::json::object participant_record(const Participant& p);
+  static Participant participant_from_record(const boost::json::object& o);
+
+  const Participant* find_participant(const std::string& id) const;
+  const Slot* find_slot(const std::string& id) const;
+  const boost::json::object* find_song(const std::string& id) const;
+  const boost::json::object* find_setlist(const std::string& id) const;
+  const Slot* slot_of(const std::string& participant) const;
+  const std::vector<Participant>& participants() const { return participants_; }
+  const std::vector<Slot>& slots() const { return slots_; }
+  const std::optional<SongCurrent>& song_current() const { return song_current_; }
+  const TempoState& tempo() const { return tempo_; }
+  bool self_claim() const { return self_claim_; }
+  const std::map<std::string, std::string>& ptt() const { return ptt_; }
+  const std::map<std::string, Health>& health() const { return health_; }
+
+ private:
+  std::string next_id(const char* prefix) const;
+  Outcome plan_slot(const Actor& actor, const Command& cmd) const;
+  Outcome plan_song(const Command& cmd) const;
+  Outcome plan_setlist(const Command& cmd) const;
+  Outcome plan_tempo(const Command& cmd, std::int64_t now_us) const;
+  Outcome plan_live(const Actor& actor, const Command& cmd, std::int64_t now_us) const;
+  Outcome release_slot_of(const std::string& participant, Outcome out) const;
+
+  std::string id_;
+  std::string name_;
+  RoomConfig cfg_;
+  std::int64_t seq_ = 0;
+  bool self_claim_ = true;
+  std::vector<Participant> participants_;
+  std::vector<Slot> slots_;
+  std::vector<boost::json::object> songs_;
+  std::vector<boost::json::object> setlists_;
+  std::optional<SongCurrent> song_current_;
+  TempoState tempo_;
+  std::map<std::string, std::string> ptt_;  // participant -> talk target (live only)
+  std::map<std::string, Health> health_;    // participant -> last metrics.report (live only)
+};
+
+}  // namespace downbeat::core

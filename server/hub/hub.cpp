@@ -1,0 +1,367 @@
+#include "server/hub/hub.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/frame.hpp"
+#include "server/auth/crypto.hpp"
+#include "server/clock.hpp"
+
+namespace downbeat::server {
+namespace json = boost::json;
+using core::ErrorCode;
+
+namespace {
+std::shared_ptr<const std::string> frame_of(const json::object& msg) {
+  return std::make_shared<const std::string>(json::serialize(msg));
+}
+}  // namespace
+
+Hub::Hub(boost::asio::io_context& io, Storage& storage, Metrics& metrics, JwtKey key, HubConfig cfg)
+    : io_(io), storage_(storage), metrics_(metrics), key_(std::move(key)), cfg_(cfg), schema_(core::Schema::builtin()), sweep_timer_(io) {}
+
+Hub::RoomRuntime* Hub::find_room(const std::string& id) {
+  if (auto it = rooms_.find(id); it != rooms_.end()) return it->second.get();
+  // Rooms made by `downbeatd room create` while we run appear here on first use.
+  auto row = storage_.room(id);
+  if (!row) return nullptr;
+  core::Room room(row->id, row->name, cfg_.room);
+  storage_.load_room(room);
+  auto rt = std::make_unique<RoomRuntime>(io_, std::move(room));
+  auto* raw = rt.get();
+  rooms_.emplace(id, std::move(rt));
+  schedule_beats(*raw);
+  return raw;
+}
+
+void Hub::start() {
+  std::int64_t now = now_us();
+  for (const auto& row : storage_.rooms()) {
+    RoomRuntime* rt = find_room(row.id);
+    // Nobody is connected to a process that just started: whoever was online when it stopped is now away.
+    for (const auto& pid : rt->room.online_participants()) run(*rt, rt->room.plan_offline(pid, now), nullptr);
+  }
+  sweep();
+}
+
+void Hub::sweep() {
+  std::int64_t now = now_us();
+  for (auto& [id, rt] : rooms_)
+    for (const auto& pid : rt->room.expired(now)) {
+      spdlog::info("participant.timeout room={} participant={}", id, pid);
+      run(*rt, rt->room.plan_timeout(pid), nullptr);
+    }
+  sweep_timer_.expires_after(std::chrono::seconds(1));
+  sweep_timer_.async_wait([this](boost::system::error_code ec) {
+    if (!ec) sweep();
+  });
+}
+
+// ---------------------------------------------------------------- durable commit and fan-out
+
+std::int64_t Hub::commit(RoomRuntime& rt, const core::Outcome& out, std::int64_t now) {
+  std::int64_t seq = out.durable ? rt.room.seq() + 1 : 0;
+  bool touches_disk = out.durable || std::any_of(out.mutations.begin(), out.mutations.end(), [](const auto& m) { return !m.ephemeral; });
+  if (touches_disk) {
+    auto t0 = std::chrono::steady_clock::now();
+    storage_.commit(rt.room.id(), seq, now, out, json::serialize(out.event_data));
+    metrics_.commit_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  rt.room.apply(out, seq);
+  if (out.durable) metrics_.inc("downbeat_events_total", "type=\"" + out.event_type + "\"");
+  return seq;
+}
+
+void Hub::fanout(RoomRuntime& rt, const core::Outcome& out, std::int64_t seq, std::int64_t ts, const Connection* sender) {
+  if (out.event_type.empty()) return;
+  auto t0 = std::chrono::steady_clock::now();
+  json::object msg{{"type", out.event_type}};
+  if (out.durable) msg["seq"] = seq;
+  msg["ts"] = ts;
+  msg["data"] = out.event_data;
+  auto frame = frame_of(msg);
+  // Copy the live connections first: a send may drop a slow consumer and edit the list.
+  std::vector<std::shared_ptr<Connection>> targets;
+  for (auto& w : rt.conns)
+    if (auto c = w.lock(); c && !c->closing) targets.push_back(std::move(c));
+  for (auto& c : targets) {
+    bool deliver = true;
+    switch (out.audience) {
+      case core::Audience::room: break;
+      case core::Audience::sender: deliver = c.get() == sender; break;
+      case core::Audience::one: deliver = c->participant == out.target; break;
+      case core::Audience::md_only: deliver = c->role == core::Role::md; break;
+      case core::Audience::group: {
+        const core::Slot* s = rt.room.slot_of(c->participant);
+        deliver = c.get() == sender || c->role == core::Role::md || (s && s->group == out.target);
+        break;
+      }
+    }
+    if (!deliver) continue;
+    c->send(frame);
+    metrics_.inc("downbeat_frames_out_total", "type=\"" + out.event_type + "\"");
+  }
+  metrics_.fanout_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+}
+
+void Hub::run(RoomRuntime& rt, const core::Outcome& out, const Connection* sender) {
+  std::int64_t now = now_us();
+  std::int64_t seq = commit(rt, out, now);
+  fanout(rt, out, seq, now, sender);
+}
+
+void Hub::send_json(Connection& conn, const json::object& msg) {
+  conn.send(frame_of(msg));
+  metrics_.inc("downbeat_frames_out_total", "type=\"" + std::string(msg.at("type").as_string()) + "\"");
+}
+
+void Hub::send_error(Connection& conn, const std::optional<std::string>& re, ErrorCode code, const std::string& message) {
+  metrics_.inc("downbeat_errors_total", "code=\"" + std::string(core::to_string(code)) + "\"");
+  send_json(conn, {{"type", "error"}, {"re", re ? json::value(*re) : json::value(nullptr)}, {"code", core::to_string(code)}, {"message", message}});
+}
+
+json::object Hub::snapshot_msg(const RoomRuntime& rt) {
+  return {{"type", "snapshot"}, {"ts", now_us()}, {"data", rt.room.snapshot()}};
+}
+
+// ---------------------------------------------------------------- connections
+
+int Hub::conns_from(const std::string& address) const {
+  int n = 0;
+  for (const auto& [id, rt] : rooms_)
+    for (const auto& w : rt->conns)
+      if (auto c = w.lock(); c && c->address == address) ++n;
+  return n;
+}
+
+Claims Hub::authorize(const std::string& token, const std::string& address) {
+  auto verdict = jwt_verify(token, key_, unix_seconds());
+  if (!verdict.claims) {
+    metrics_.inc("downbeat_auth_failures_total", "reason=\"token\"");
+    throw HttpError{ErrorCode::unauthorized, verdict.error};
+  }
+  const Claims& c = *verdict.claims;
+  RoomRuntime* rt = find_room(c.room);
+  const core::Participant* p = rt ? rt->room.find_participant(c.sub) : nullptr;
+  if (!p || !core::role_from_string(c.role)) {
+    metrics_.inc("downbeat_auth_failures_total", "reason=\"unknown_participant\"");
+    throw HttpError{ErrorCode::unauthorized, "this token's room or participant no longer exists: scan the QR code to join again"};
+  }
+  if (p->kicked) {
+    metrics_.inc("downbeat_auth_failures_total", "reason=\"kicked\"");
+    throw HttpError{ErrorCode::unauthorized, "you were removed from the room by the MD: scan the QR code to join again"};
+  }
+  if (conns_from(address) >= cfg_.max_conns_per_ip) {
+    metrics_.inc("downbeat_rate_limited_total", "limit=\"conns_per_ip\"");
+    throw HttpError{ErrorCode::rate_limited, "too many connections from your address (" + std::to_string(cfg_.max_conns_per_ip) + "): close other tabs", 5};
+  }
+  return c;
+}
+
+void Hub::attach(const std::shared_ptr<Connection>& conn, const Claims& claims, std::optional<std::int64_t> since) {
+  RoomRuntime* rt = find_room(claims.room);
+  if (!rt) {
+    conn->close(1008, "room no longer exists");
+    return;
+  }
+  conn->participant = claims.sub;
+  conn->room = claims.room;
+  conn->role = core::role_from_string(claims.role).value_or(core::Role::viewer);
+  metrics_.inc("downbeat_connections_total");
+  const core::Participant* p = rt->room.find_participant(claims.sub);
+  try {
+    if (p && (!p->online || p->removed)) run(*rt, rt->room.plan_online(claims.sub), nullptr);
+  } catch (const std::exception& e) {
+    spdlog::error("presence.commit_failed room={} participant={} error={}", claims.room, claims.sub, e.what());
+    conn->close(1011, "server could not record your arrival: try again");
+    return;
+  }
+  rt->conns.push_back(conn);
+  p = rt->room.find_participant(claims.sub);
+  std::optional<std::vector<EventRow>> replay;
+  if (since) replay = storage_.events_since(claims.room, *since, rt->room.seq());
+  send_json(*conn, {{"type", "hello"},
+                    {"ts", now_us()},
+                    {"data",
+                     {{"protocol", 1},
+                      {"server_time", now_us()},
+                      {"participant", rt->room.participant_json(*p)},
+                      {"room", rt->room.room_json()},
+                      {"resumed", replay.has_value()}}}});
+  if (replay) {
+    for (const auto& e : *replay) {
+      json::object msg{{"type", e.type}, {"seq", e.seq}, {"ts", e.ts}, {"data", json::parse(e.data)}};
+      send_json(*conn, msg);
+    }
+  } else {
+    send_json(*conn, snapshot_msg(*rt));
+  }
+  spdlog::info("connection.open room={} participant={} role={} address={} resumed={}", claims.room, claims.sub, claims.role,
+               conn->address, replay.has_value());
+}
+
+void Hub::detach(Connection& conn) {
+  if (conn.room.empty()) return;
+  auto it = rooms_.find(conn.room);
+  if (it == rooms_.end()) return;
+  RoomRuntime& rt = *it->second;
+  std::erase_if(rt.conns, [&](const std::weak_ptr<Connection>& w) {
+    auto c = w.lock();
+    return !c || c.get() == &conn;
+  });
+  bool still_here = std::any_of(rt.conns.begin(), rt.conns.end(), [&](const std::weak_ptr<Connection>& w) {
+    auto c = w.lock();
+    return c && c->participant == conn.participant;
+  });
+  spdlog::info("connection.close room={} participant={} address={}", conn.room, conn.participant, conn.address);
+  const core::Participant* p = rt.room.find_participant(conn.participant);
+  if (still_here || !p || !p->online) return;
+  try {
+    run(rt, rt.room.plan_offline(conn.participant, now_us()), nullptr);
+  } catch (const std::exception& e) {
+    spdlog::error("presence.commit_failed room={} participant={} error={}", conn.room, conn.participant, e.what());
+  }
+}
+
+void Hub::on_binary_frame(Connection& conn) {
+  send_error(conn, std::nullopt, ErrorCode::bad_request, "binary frames are not supported: send JSON text frames");
+}
+
+void Hub::on_frame(Connection& conn, std::string_view text, std::int64_t received_us) {
+  std::int64_t now = now_us();
+  if (!conn.frames.try_take(now)) {
+    metrics_.inc("downbeat_rate_limited_total", "limit=\"frames\"");
+    if (++conn.rate_violations > 200) {
+      spdlog::warn("connection.flooding room={} participant={} address={}", conn.room, conn.participant, conn.address);
+      conn.close(1008, "flooding: too many frames per second");
+      return;
+    }
+    send_error(conn, std::nullopt, ErrorCode::rate_limited, "too many messages: slow down (at most 50 per second)");
+    return;
+  }
+  conn.rate_violations = 0;
+  auto parsed = core::parse_frame(text, schema_);
+  if (parsed.error) {
+    metrics_.inc("downbeat_frames_in_total", "type=\"invalid\"");
+    send_error(conn, parsed.error->re, parsed.error->code, parsed.error->message);
+    return;
+  }
+  core::Command& cmd = *parsed.command;
+  metrics_.inc("downbeat_frames_in_total", "type=\"" + cmd.type + "\"");
+  auto it = rooms_.find(conn.room);
+  if (it == rooms_.end()) return;
+  RoomRuntime& rt = *it->second;
+
+  if (cmd.type == "time.ping") {
+    // t1 is when the frame was read off the socket, t2 as late as possible before it is queued.
+    json::object pong{{"t0", cmd.data.at("t0")}, {"t1", received_us}, {"t2", now_us()}};
+    send_json(conn, {{"type", "time.pong"}, {"re", cmd.id}, {"data", std::move(pong)}});
+    return;
+  }
+
+  core::Outcome out;
+  try {
+    out = rt.room.plan(core::Actor{conn.participant, conn.role}, cmd, now);
+  } catch (const core::CommandError& e) {
+    send_error(conn, cmd.id, e.code(), e.what());
+    return;
+  }
+  if (out.send_snapshot) {
+    send_json(conn, {{"type", "ack"}, {"re", cmd.id}});
+    send_json(conn, snapshot_msg(rt));
+    return;
+  }
+  std::int64_t seq = 0;
+  try {
+    seq = commit(rt, out, now);
+  } catch (const std::exception& e) {
+    spdlog::error("command.commit_failed room={} participant={} type={} error={}", conn.room, conn.participant, cmd.type, e.what());
+    send_error(conn, cmd.id, ErrorCode::internal, "the server could not save this change (disk full or read-only?); nothing was changed");
+    return;
+  }
+  json::object ack{{"type", "ack"}, {"re", cmd.id}};
+  if (out.durable) ack["seq"] = seq;
+  send_json(conn, ack);
+  fanout(rt, out, seq, now, &conn);
+  if (out.durable) spdlog::info("command.applied room={} participant={} type={} seq={}", conn.room, conn.participant, cmd.type, seq);
+
+  for (const auto& pid : out.disconnect)
+    for (auto& w : rt.conns)
+      if (auto c = w.lock(); c && c->participant == pid) c->close(1008, "removed from the room by the MD");
+  if (out.event_type == "tempo.anchor") {
+    rt.last_anchor_sent = now;
+    schedule_beats(rt);
+  }
+}
+
+// ---------------------------------------------------------------- tempo heartbeats
+
+void Hub::schedule_beats(RoomRuntime& rt) {
+  rt.beat_timer.cancel();
+  auto beat = core::next_beat(rt.room.tempo(), now_us() + 1);
+  if (!beat) return;
+  std::int64_t rev = rt.room.tempo().rev;
+  rt.beat_timer.expires_at(std::chrono::steady_clock::time_point(std::chrono::microseconds(beat->t)));
+  std::string room = rt.room.id();
+  rt.beat_timer.async_wait([this, room, rev](boost::system::error_code ec) {
+    if (ec) return;
+    if (auto* r = find_room(room); r && r->room.tempo().rev == rev) on_beat(*r, rev);
+  });
+}
+
+void Hub::on_beat(RoomRuntime& rt, std::int64_t rev) {
+  std::int64_t now = now_us();
+  auto beat = core::beat_at_or_before(rt.room.tempo(), now);
+  if (beat) {
+    core::Outcome upd;
+    upd.event_type = "tempo.update";
+    upd.event_data = {{"rev", rev}, {"bar", beat->bar}, {"beat", beat->beat}};
+    fanout(rt, upd, 0, now, nullptr);
+    // Re-send the anchor each bar (and at least every 2 s) so a client that missed it recovers.
+    if (beat->beat == 0 || now - rt.last_anchor_sent >= cfg_.anchor_resend_us) {
+      core::Outcome anchor;
+      anchor.event_type = "tempo.anchor";
+      anchor.event_data = {{"tempo", core::to_json(rt.room.tempo())}, {"resend", true}};
+      fanout(rt, anchor, 0, now, nullptr);
+      rt.last_anchor_sent = now;
+    }
+  }
+  schedule_beats(rt);
+}
+
+void Hub::update_gauges() {
+  int conns = 0;
+  std::size_t max_queue = 0;
+  for (auto& [id, rt] : rooms_) {
+    double rtt = 0, jitter = 0, loss = 0, unc = 0;
+    int n_rtt = 0, n_jit = 0, n_loss = 0, reports = 0;
+    for (const auto& [pid, h] : rt->room.health()) {
+      ++reports;
+      auto num = [&](const char* k) -> std::optional<double> {
+        if (const auto* v = h.report.if_contains(k); v && v->is_number()) return v->to_number<double>();
+        return std::nullopt;
+      };
+      if (auto v = num("rtt_ms")) rtt += *v, ++n_rtt;
+      if (auto v = num("jitter_ms")) jitter += *v, ++n_jit;
+      if (auto v = num("loss")) loss += *v, ++n_loss;
+      if (auto v = num("clock_uncertainty_ms")) unc = std::max(unc, *v);
+    }
+    std::string l = "room=\"" + label_escape(id) + "\"";
+    metrics_.set_gauge("downbeat_client_reports", l, reports);
+    if (n_rtt) metrics_.set_gauge("downbeat_client_rtt_ms", l, rtt / n_rtt);
+    if (n_jit) metrics_.set_gauge("downbeat_client_jitter_ms", l, jitter / n_jit);
+    if (n_loss) metrics_.set_gauge("downbeat_client_loss", l, loss / n_loss);
+    if (reports) metrics_.set_gauge("downbeat_client_clock_uncertainty_ms", l, unc);
+    for (const auto& w : rt->conns)
+      if (auto c = w.lock()) {
+        ++conns;
+        max_queue = std::max(max_queue, c->queue_depth());
+      }
+  }
+  metrics_.set_gauge("downbeat_connections", "", conns);
+  metrics_.set_gauge("downbeat_send_queue_max", "", static_cast<double>(max_queue));
+}
+
+}  // namespace downbeat::server

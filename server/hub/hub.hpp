@@ -1,0 +1,107 @@
+#pragma once
+// The hub: rooms in memory, the one command dispatcher, durable commit then fan-out, presence,
+// tempo heartbeats and joins. Runs on one io_context thread: no locks.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json.hpp>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/errors.hpp"
+#include "core/room.hpp"
+#include "core/schema.hpp"
+#include "core/token_bucket.hpp"
+#include "server/auth/jwt.hpp"
+#include "server/hub/connection.hpp"
+#include "server/metrics.hpp"
+#include "server/storage/storage.hpp"
+
+namespace downbeat::server {
+
+struct HubConfig {
+  core::RoomConfig room;
+  std::int64_t token_ttl_s = 15 * 60;
+  std::int64_t refresh_ttl_s = 30LL * 24 * 3600;
+  double join_fail_rate_per_s = 0.2;  // failed joins refill one per 5 s…
+  double join_fail_burst = 10;        // …after a burst of 10
+  int max_conns_per_ip = 64;
+  int max_participants_per_room = 200;
+  int max_rooms = 100;
+  std::int64_t anchor_resend_us = 2'000'000;
+};
+
+struct JoinResult {
+  std::string token;
+  std::string refresh_token;
+  boost::json::object participant;
+  boost::json::object room;
+};
+
+// An HTTP-level failure: status code + error code + message (+ Retry-After for 429).
+struct HttpError {
+  core::ErrorCode code;
+  std::string message;
+  int retry_after_s = 0;
+};
+
+class Hub {
+ public:
+  Hub(boost::asio::io_context& io, Storage& storage, Metrics& metrics, JwtKey key, HubConfig cfg);
+
+  // HTTP: join by code, rotate a refresh token. Throw HttpError.
+  JoinResult exchange(const std::string& address, const boost::json::value& body);
+  JoinResult refresh(const boost::json::value& body);
+  // Checks a WebSocket token before the upgrade. Throws HttpError.
+  Claims authorize(const std::string& token, const std::string& address);
+  // The room's join codes for an MD token (for the console's QR panel). Throws HttpError.
+  boost::json::object room_codes(const std::string& bearer);
+
+  void attach(const std::shared_ptr<Connection>& conn, const Claims& claims, std::optional<std::int64_t> since);
+  void detach(Connection& conn);
+  void on_frame(Connection& conn, std::string_view text, std::int64_t received_us);
+  void on_binary_frame(Connection& conn);
+
+  bool ready() { return storage_.writable(); }
+  Metrics& metrics() { return metrics_; }
+  void update_gauges();
+  // Starts the periodic grace-period sweep; marks participants left online by a crash as offline.
+  void start();
+
+ private:
+  struct RoomRuntime {
+    explicit RoomRuntime(boost::asio::io_context& io, core::Room r) : room(std::move(r)), beat_timer(io) {}
+    core::Room room;
+    std::vector<std::weak_ptr<Connection>> conns;
+    boost::asio::steady_timer beat_timer;
+    std::int64_t last_anchor_sent = 0;
+    std::int64_t scheduled_rev = -1;
+  };
+
+  RoomRuntime* find_room(const std::string& id);
+  std::int64_t commit(RoomRuntime& rt, const core::Outcome& out, std::int64_t now);
+  void fanout(RoomRuntime& rt, const core::Outcome& out, std::int64_t seq, std::int64_t ts, const Connection* sender);
+  void run(RoomRuntime& rt, const core::Outcome& out, const Connection* sender);
+  void send_json(Connection& conn, const boost::json::object& msg);
+  void send_error(Connection& conn, const std::optional<std::string>& re, core::ErrorCode code, const std::string& message);
+  boost::json::object snapshot_msg(const RoomRuntime& rt);
+  void schedule_beats(RoomRuntime& rt);
+  void on_beat(RoomRuntime& rt, std::int64_t rev);
+  void sweep();
+  JoinResult issue_tokens(const core::Participant& p, RoomRuntime& rt, const std::string& family);
+  int conns_from(const std::string& address) const;
+
+  boost::asio::io_context& io_;
+  Storage& storage_;
+  Metrics& metrics_;
+  JwtKey key_;
+  HubConfig cfg_;
+  const core::Schema& schema_;
+  std::map<std::string, std::unique_ptr<RoomRuntime>> rooms_;
+  std::map<std::string, core::TokenBucket> join_failures_;
+  boost::asio::steady_timer sweep_timer_;
+};
+
+}  // namespace downbeat::server

@@ -1,0 +1,161 @@
+// Joining by code and rotating refresh tokens (DESIGN §3, §8).
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "server/auth/crypto.hpp"
+#include "server/clock.hpp"
+#include "server/hub/hub.hpp"
+
+namespace downbeat::server {
+namespace json = boost::json;
+using core::ErrorCode;
+
+namespace {
+std::string trim(std::string_view s) {
+  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return std::string(s);
+}
+
+std::size_t code_points(std::string_view s) {
+  return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+}
+
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    for (std::size_t k = 1; k < n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+    i += n;
+  }
+  return true;
+}
+
+// People type codes from a screen: ignore case, spaces and dashes.
+std::string normalize_code(std::string_view raw) {
+  std::string out;
+  for (char c : raw) {
+    if (c == ' ' || c == '-') continue;
+    out.push_back(static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c));
+  }
+  return out;
+}
+
+std::optional<std::string> field(const json::value& body, std::string_view key) {
+  if (!body.is_object()) return std::nullopt;
+  const auto* v = body.as_object().if_contains(key);
+  if (!v || !v->is_string()) return std::nullopt;
+  return std::string(v->get_string());
+}
+}  // namespace
+
+JoinResult Hub::issue_tokens(const core::Participant& p, RoomRuntime& rt, const std::string& family) {
+  std::int64_t now_s = unix_seconds();
+  Claims c{p.id, rt.room.id(), std::string(core::to_string(p.role)), random_hex(8), now_s, now_s + cfg_.token_ttl_s, now_s};
+  std::string refresh = base64url_encode(random_bytes(32));
+  storage_.insert_refresh(sha256_hex(refresh), p.id, rt.room.id(), family, now_us() + cfg_.refresh_ttl_s * 1'000'000);
+  return JoinResult{jwt_sign(c, key_), refresh, rt.room.participant_json(p), rt.room.room_json()};
+}
+
+JoinResult Hub::exchange(const std::string& address, const json::value& body) {
+  std::int64_t now = now_us();
+  auto& bucket = join_failures_.try_emplace(address, cfg_.join_fail_rate_per_s, cfg_.join_fail_burst).first->second;
+  if (int wait = bucket.retry_after_s(now); wait > 0) {
+    metrics_.inc("downbeat_rate_limited_total", "limit=\"join\"");
+    throw HttpError{ErrorCode::rate_limited, "too many wrong join codes from your address: wait " + std::to_string(wait) + " s and try again", wait};
+  }
+  auto fail = [&](ErrorCode code, std::string msg, const char* reason) {
+    bucket.try_take(now);
+    metrics_.inc("downbeat_auth_failures_total", std::string("reason=\"") + reason + "\"");
+    return HttpError{code, std::move(msg)};
+  };
+  if (!body.is_object()) throw fail(ErrorCode::bad_request, "send a JSON object {code, name, device_id}", "bad_request");
+  auto code_raw = field(body, "code");
+  if (!code_raw) throw fail(ErrorCode::bad_request, "code is required: it is the part after /j/ in the join link", "bad_request");
+  std::string code = normalize_code(*code_raw);
+  auto name_raw = field(body, "name");
+  if (!name_raw) throw HttpError{ErrorCode::bad_request, "name is required: type the name the band will see"};
+  std::string name = trim(*name_raw);
+  if (!valid_utf8(name)) throw HttpError{ErrorCode::bad_request, "name is not valid text (UTF-8)"};
+  if (name.empty()) throw HttpError{ErrorCode::bad_request, "name must not be empty: type the name the band will see"};
+  if (code_points(name) > 40) throw HttpError{ErrorCode::bad_request, "name is too long: use at most 40 characters"};
+  auto dev_raw = field(body, "device_id");
+  std::string device = dev_raw ? *dev_raw : std::string();
+  if (device.size() < 8 || device.size() > 64 ||
+      !std::all_of(device.begin(), device.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; }))
+    throw HttpError{ErrorCode::bad_request, "device_id must be 8-64 letters, digits, '-' or '_' (the app makes one for you)"};
+
+  auto jc = code.size() <= 32 ? storage_.lookup_code(code) : std::nullopt;
+  if (!jc) throw fail(ErrorCode::unauthorized, "join code not recognised: check it, or ask the MD for a new QR code", "bad_code");
+  RoomRuntime* rt = find_room(jc->room);
+  if (!rt) throw fail(ErrorCode::unauthorized, "this join code's room no longer exists: ask the MD for a new QR code", "bad_code");
+
+  // Same phone, same room, same role: same participant (identity survives rejoining).
+  const core::Participant* existing = nullptr;
+  for (const auto& p : rt->room.participants())
+    if (p.device_id == device && p.role == jc->role) existing = &p;
+  core::Participant p;
+  if (existing) {
+    p = *existing;
+    p.kicked = false;
+    if (p.removed) p.name = name;
+  } else {
+    auto in_room = std::count_if(rt->room.participants().begin(), rt->room.participants().end(), [](const auto& x) { return !x.removed; });
+    if (in_room >= cfg_.max_participants_per_room)
+      throw HttpError{ErrorCode::conflict, "the room is full (" + std::to_string(cfg_.max_participants_per_room) + " people)"};
+    p.id = "p" + random_hex(6);
+    p.name = name;
+    p.device_id = device;
+    p.role = jc->role;
+    p.removed = true;  // in the room once it connects
+  }
+  auto record = core::Room::participant_record(p);
+  storage_.put_entity(rt->room.id(), "participant", p.id, record);
+  rt->room.apply_mutation(core::Mutation{"participant", p.id, record, false});
+  spdlog::info("auth.join room={} participant={} role={} address={} returning={}", rt->room.id(), p.id, core::to_string(p.role), address,
+               existing != nullptr);
+  return issue_tokens(p, *rt, random_hex(8));
+}
+
+JoinResult Hub::refresh(const json::value& body) {
+  auto token = field(body, "refresh_token");
+  if (!token) throw HttpError{ErrorCode::bad_request, "refresh_token is required"};
+  auto use = storage_.use_refresh(sha256_hex(*token), now_us());
+  using R = RefreshUse::Result;
+  switch (use.result) {
+    case R::ok: break;
+    case R::reused:
+      metrics_.inc("downbeat_auth_failures_total", "reason=\"refresh_reuse\"");
+      spdlog::warn("auth.refresh_reuse room={} participant={}: revoked the device's tokens", use.room, use.participant);
+      throw HttpError{ErrorCode::unauthorized, "this refresh token was already used, so this device's sessions were revoked: scan the QR code to join again"};
+    case R::revoked:
+      metrics_.inc("downbeat_auth_failures_total", "reason=\"refresh_revoked\"");
+      throw HttpError{ErrorCode::unauthorized, "this session was revoked: scan the QR code to join again"};
+    case R::expired:
+      metrics_.inc("downbeat_auth_failures_total", "reason=\"refresh_expired\"");
+      throw HttpError{ErrorCode::unauthorized, "this session expired: scan the QR code to join again"};
+    case R::unknown:
+      metrics_.inc("downbeat_auth_failures_total", "reason=\"refresh_unknown\"");
+      throw HttpError{ErrorCode::unauthorized, "refresh token not recognised: scan the QR code to join again"};
+  }
+  RoomRuntime* rt = find_room(use.room);
+  const core::Participant* p = rt ? rt->room.find_participant(use.participant) : nullptr;
+  if (!p || p->kicked) throw HttpError{ErrorCode::unauthorized, "you are no longer in this room: scan the QR code to join again"};
+  return issue_tokens(*p, *rt, use.family);
+}
+
+json::object Hub::room_codes(const std::string& bearer) {
+  auto verdict = jwt_verify(bearer, key_, unix_seconds());
+  if (!verdict.claims) throw HttpError{ErrorCode::unauthorized, verdict.error};
+  if (verdict.claims->role != "md") throw HttpError{ErrorCode::forbidden, "only the MD may see the join codes"};
+  json::object codes;
+  for (const auto& [role, code] : storage_.codes(verdict.claims->room)) codes[core::to_string(role)] = code;
+  return {{"room", verdict.claims->room}, {"codes", std::move(codes)}};
+}
+
+}  // namespace downbeat::server

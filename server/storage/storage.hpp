@@ -1,0 +1,82 @@
+#pragma once
+// SQLite storage: WAL + synchronous=FULL, schema migrations by PRAGMA user_version.
+// Every durable room change is one transaction (entities + event log + room seq) committed
+// before the server acknowledges it.
+#include <sqlite3.h>
+
+#include <boost/json.hpp>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/room.hpp"
+
+namespace downbeat::server {
+
+struct RoomRow {
+  std::string id;
+  std::string name;
+  std::int64_t seq = 0;
+};
+
+struct EventRow {
+  std::int64_t seq = 0;
+  std::string type;
+  std::int64_t ts = 0;
+  std::string data;  // JSON text
+};
+
+struct JoinCode {
+  std::string room;
+  core::Role role = core::Role::viewer;
+};
+
+struct RefreshUse {
+  enum class Result { ok, unknown, reused, revoked, expired } result = Result::unknown;
+  std::string participant;
+  std::string room;
+  std::string family;
+};
+
+class Storage {
+ public:
+  explicit Storage(const std::string& path);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  std::vector<RoomRow> rooms();
+  std::optional<RoomRow> room(const std::string& id);
+  void create_room(const std::string& id, const std::string& name, std::int64_t now_us);
+  // Loads a room's durable entities into `room` (participants, slots, songs, setlists, meta).
+  void load_room(core::Room& room);
+
+  // One transaction: mutations, the event row (when durable and event_type set), the room seq.
+  void commit(const std::string& room, std::int64_t seq, std::int64_t ts, const core::Outcome& outcome, const std::string& event_data_json);
+  // A durable write that is not an event (participant records created at join).
+  void put_entity(const std::string& room, const std::string& kind, const std::string& id, const boost::json::object& value);
+  // Events after `since`, or nullopt when some of them are no longer in the log.
+  std::optional<std::vector<EventRow>> events_since(const std::string& room, std::int64_t since, std::int64_t current_seq);
+
+  std::map<core::Role, std::string> codes(const std::string& room);
+  void set_codes(const std::string& room, const std::map<core::Role, std::string>& codes, std::int64_t now_us);
+  std::optional<JoinCode> lookup_code(const std::string& code);
+
+  void insert_refresh(const std::string& hash, const std::string& participant, const std::string& room, const std::string& family, std::int64_t expires_us);
+  RefreshUse use_refresh(const std::string& hash, std::int64_t now_us);
+  void revoke_participant_tokens(const std::string& participant);
+
+  bool writable();
+  void backup(const std::string& file);
+  void set_event_retention(std::int64_t n) { retention_ = n; }
+
+ private:
+  void exec(const char* sql);
+  void migrate();
+  sqlite3* db_ = nullptr;
+  std::int64_t retention_ = 10000;
+};
+
+}  // namespace downbeat::server
