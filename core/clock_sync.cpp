@@ -18,10 +18,9 @@ struct Point {
   double s;
 };
 
-// Sutherland–Hodgman against the half-plane a*o + b*s <= c, for a convex polygon.
-std::vector<Point> clip(const std::vector<Point>& poly, double a, double b, double c) {
-  std::vector<Point> out;
-  out.reserve(poly.size() + 1);
+// Sutherland–Hodgman: `out` = the convex polygon `poly` cut to the half-plane a*o + b*s <= c.
+void clip(const std::vector<Point>& poly, double a, double b, double c, std::vector<Point>& out) {
+  out.clear();
   const std::size_t n = poly.size();
   for (std::size_t i = 0; i < n; ++i) {
     const Point& p = poly[i];
@@ -36,7 +35,6 @@ std::vector<Point> clip(const std::vector<Point>& poly, double a, double b, doub
       out.push_back(Point{p.o + (q.o - p.o) * f, p.s + (q.s - p.s) * f});
     }
   }
-  return out;
 }
 
 std::int64_t floor_half(std::int64_t v) { return v >= 0 ? v / 2 : -((-v + 1) / 2); }
@@ -89,13 +87,14 @@ bool ClockSync::rebuild() {
   const double max_skew = cfg_.max_skew_ppm;
   const double h = newest.half_width;
   std::vector<Point> poly{{-h, -max_skew}, {h, -max_skew}, {h, max_skew}, {-h, max_skew}};
+  std::vector<Point> cut;
   for (std::size_t i = 0; i + 1 < window_.size(); ++i) {
     const Sample& smp = window_[i];
     const double a = seconds_from_ref(smp.x);
     const double c = static_cast<double>(smp.theta - ref_theta_);
     // c - hw <= o + a*s <= c + hw
-    poly = clip(poly, 1.0, a, c + smp.half_width);
-    poly = clip(poly, -1.0, -a, -(c - smp.half_width));
+    clip(poly, 1.0, a, c + smp.half_width, cut);
+    clip(cut, -1.0, -a, -(c - smp.half_width), poly);
     if (poly.empty()) return false;
   }
   polygon_.reserve(poly.size());
@@ -107,21 +106,25 @@ double ClockSync::seconds_from_ref(std::int64_t local_us) const {
   return static_cast<double>(local_us - ref_x_) * 1e-6;
 }
 
-double ClockSync::lower(double dx_s) const {
-  double lo = std::numeric_limits<double>::infinity();
-  for (const Vertex& v : polygon_) lo = std::min(lo, v.o + v.s * dx_s);
-  return lo;
+ClockSync::Range ClockSync::range(double dx_s) const {
+  Range r{std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()};
+  for (const Vertex& v : polygon_) {
+    const double y = v.o + v.s * dx_s;
+    r.lo = std::min(r.lo, y);
+    r.hi = std::max(r.hi, y);
+  }
+  return r;
 }
 
-double ClockSync::upper(double dx_s) const {
-  double hi = -std::numeric_limits<double>::infinity();
-  for (const Vertex& v : polygon_) hi = std::max(hi, v.o + v.s * dx_s);
-  return hi;
+double ClockSync::middle(double dx_s) const {
+  const Range r = range(dx_s);
+  return (r.lo + r.hi) / 2.0;
 }
 
-double ClockSync::middle(double dx_s) const { return (lower(dx_s) + upper(dx_s)) / 2.0; }
-
-double ClockSync::half_range(double dx_s) const { return (upper(dx_s) - lower(dx_s)) / 2.0; }
+double ClockSync::half_range(double dx_s) const {
+  const Range r = range(dx_s);
+  return (r.hi - r.lo) / 2.0;
+}
 
 bool ClockSync::locked() const {
   const int needed = std::max(1, std::min(cfg_.burst_count, cfg_.window));

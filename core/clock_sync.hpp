@@ -73,10 +73,12 @@ class ClockSync {
   };
 
   bool rebuild();  // polygon from the window; false if the strips do not intersect
+  struct Range {
+    double lo, hi;
+  };
+  Range range(double dx_s) const;  // of o + s·dx over the polygon, dx in seconds from ref_x_
   double middle(double dx_s) const;
   double half_range(double dx_s) const;
-  double lower(double dx_s) const;
-  double upper(double dx_s) const;
   double seconds_from_ref(std::int64_t local_us) const;
 
   ClockSyncConfig cfg_;

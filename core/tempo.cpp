@@ -4,6 +4,8 @@
 #include <cmath>
 #include <sstream>
 
+#include <boost/json/array.hpp>
+
 namespace downbeat::core {
 namespace json = boost::json;
 

@@ -1,0 +1,42 @@
+// The role x command table in code must say exactly what protocol/schema.json tells the web app.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "core/permissions.hpp"
+#include "core/schema.hpp"
+
+using namespace downbeat::core;
+
+TEST(Permissions, TableMatchesSchemaForEveryRoleAndCommand) {
+  const auto& schema = Schema::builtin();
+  std::set<std::string> table_cmds;
+  for (auto c : permission_table_commands()) table_cmds.insert(std::string(c));
+  std::set<std::string> schema_cmds;
+  for (const auto& [type, spec] : schema.commands()) schema_cmds.insert(type);
+  EXPECT_EQ(table_cmds, schema_cmds) << "every command in the schema needs a row in the permission table";
+  for (const auto& [type, spec] : schema.commands())
+    for (Role r : all_roles())
+      EXPECT_EQ(role_may(r, type), spec.roles.count(std::string(to_string(r))) == 1) << to_string(r) << " x " << type;
+}
+
+TEST(Permissions, MusiciansCannotChangeTheMusic) {
+  for (const char* t : {"song.create", "song.update", "song.delete", "setlist.update", "song.current", "tempo.set", "tempo.start",
+                        "tempo.stop", "cue", "participant.kick", "slot.create", "slot.delete"})
+    EXPECT_FALSE(role_may(Role::musician, t)) << t;
+}
+
+TEST(Permissions, ViewersOnlyWatch) {
+  for (const auto& [type, spec] : Schema::builtin().commands()) {
+    bool allowed = role_may(Role::viewer, type);
+    bool passive = type == "time.ping" || type == "metrics.report" || type == "resync.request";
+    EXPECT_EQ(allowed, passive) << type;
+  }
+}
+
+TEST(Permissions, UnknownCommandIsDenied) { EXPECT_FALSE(role_may(Role::md, "song.explode")); }
+
+TEST(Permissions, RoleNamesRoundTrip) {
+  for (Role r : all_roles()) EXPECT_EQ(role_from_string(to_string(r)), r);
+  EXPECT_FALSE(role_from_string("admin"));
+}
