@@ -1,0 +1,163 @@
+// Joining, refresh-token rotation and reuse detection, identity across rejoins, admin CLI, TLS.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import https from 'node:https';
+import { Server, httpJson, DOWNBEATD } from './lib/server.mjs';
+import { Client, join } from './lib/client.mjs';
+
+let server, room;
+before(async () => {
+  server = new Server();
+  room = server.createRoom('Auth');
+  await server.start();
+});
+after(async () => { await server.stop(); server.cleanup(); });
+
+const exchange = (body) => httpJson(server.base, '/auth/exchange', { method: 'POST', body });
+const refresh = (refresh_token) => httpJson(server.base, '/auth/refresh', { method: 'POST', body: { refresh_token } });
+
+test('join returns a token, a refresh token, the participant and the room', async () => {
+  const r = await exchange({ code: room.codes.musician, name: '  Jo  ', device_id: 'phone-jo-0001' });
+  assert.equal(r.status, 200);
+  assert.equal(r.json.participant.name, 'Jo', 'names are trimmed');
+  assert.equal(r.json.participant.role, 'musician');
+  assert.equal(r.json.room.id, room.room);
+  assert.equal(r.json.room.name, 'Auth');
+  const [h, p] = r.json.token.split('.').slice(0, 2).map((x) => JSON.parse(Buffer.from(x, 'base64url')));
+  assert.equal(h.alg, 'HS256');
+  assert.ok(h.kid);
+  assert.equal(p.iss, 'downbeat');
+  assert.equal(p.aud, 'downbeat');
+  assert.equal(p.sub, r.json.participant.id);
+  assert.equal(p.room, room.room);
+  assert.ok(p.exp - p.iat <= 15 * 60, 'tokens live at most 15 minutes');
+  assert.ok(p.jti);
+});
+
+test('codes are forgiving about case, spaces and dashes', async () => {
+  const messy = room.codes.viewer.toLowerCase().replace(/(.{5})/, '$1-');
+  const r = await exchange({ code: ` ${messy} `, name: 'Screen', device_id: 'screen-000001' });
+  assert.equal(r.status, 200);
+});
+
+test('names: empty and 200 characters are refused with a reason; emoji are fine', async () => {
+  const empty = await exchange({ code: room.codes.musician, name: '   ', device_id: 'phone-names-01' });
+  assert.equal(empty.status, 400);
+  assert.match(empty.json.error.message, /empty/);
+  const long = await exchange({ code: room.codes.musician, name: 'x'.repeat(200), device_id: 'phone-names-01' });
+  assert.equal(long.status, 400);
+  assert.match(long.json.error.message, /40 characters/);
+  const emoji = await exchange({ code: room.codes.musician, name: '🎸 Gitte 🥁', device_id: 'phone-names-01' });
+  assert.equal(emoji.status, 200);
+  assert.equal(emoji.json.participant.name, '🎸 Gitte 🥁');
+  const noDevice = await exchange({ code: room.codes.musician, name: 'A' });
+  assert.equal(noDevice.status, 400);
+});
+
+test('the same device rejoining gets the same participant back', async () => {
+  const a = await exchange({ code: room.codes.musician, name: 'Kim', device_id: 'phone-kim-0001' });
+  const b = await exchange({ code: room.codes.musician, name: 'Kim', device_id: 'phone-kim-0001' });
+  const other = await exchange({ code: room.codes.musician, name: 'Kim', device_id: 'phone-kim-0002' });
+  assert.equal(a.json.participant.id, b.json.participant.id);
+  assert.notEqual(a.json.participant.id, other.json.participant.id);
+});
+
+test('refresh rotates; replaying a used refresh token revokes the device', async () => {
+  const j = await exchange({ code: room.codes.musician, name: 'Rotator', device_id: 'phone-rot-0001' });
+  const r1 = await refresh(j.json.refresh_token);
+  assert.equal(r1.status, 200);
+  assert.notEqual(r1.json.refresh_token, j.json.refresh_token);
+  assert.equal(r1.json.participant.id, j.json.participant.id);
+  const c = await Client.connect(server, r1.json);
+  await c.waitFor((m) => m.type === 'snapshot');
+  await c.close();
+  const replay = await refresh(j.json.refresh_token);
+  assert.equal(replay.status, 401);
+  assert.match(replay.json.error.message, /already used/);
+  const r2 = await refresh(r1.json.refresh_token);
+  assert.equal(r2.status, 401, 'the newest token of the family is revoked too');
+  const unknown = await refresh('not-a-token');
+  assert.equal(unknown.status, 401);
+});
+
+test('room codes --rotate: old codes stop working, new ones work, also while serving', async () => {
+  const rotated = JSON.parse(execFileSync(DOWNBEATD, ['room', 'codes', room.room, '--rotate', '--json', '--data-dir', server.dataDir], { encoding: 'utf8' }));
+  assert.notEqual(rotated.codes.md, room.codes.md);
+  const old = await exchange({ code: room.codes.md, name: 'Old', device_id: 'phone-old-0001' });
+  assert.equal(old.status, 401);
+  const fresh = await exchange({ code: rotated.codes.md, name: 'New', device_id: 'phone-new-0001' });
+  assert.equal(fresh.status, 200);
+  const codes = await httpJson(server.base, '/api/room/codes', { headers: { authorization: `Bearer ${fresh.json.token}` } });
+  assert.equal(codes.status, 200);
+  assert.deepEqual(codes.json.codes, rotated.codes);
+  const mu = await exchange({ code: rotated.codes.musician, name: 'Mu', device_id: 'phone-mu-00001' });
+  const denied = await httpJson(server.base, '/api/room/codes', { headers: { authorization: `Bearer ${mu.json.token}` } });
+  assert.equal(denied.status, 403);
+  room.codes = rotated.codes;
+});
+
+test('room create while the server runs: the new room is joinable at once', async () => {
+  const r = JSON.parse(execFileSync(DOWNBEATD, ['room', 'create', 'Youth band', '--json', '--data-dir', server.dataDir], { encoding: 'utf8' }));
+  assert.deepEqual(Object.keys(r).sort(), ['codes', 'room']);
+  assert.deepEqual(Object.keys(r.codes).sort(), ['md', 'musician', 'tech', 'viewer']);
+  const j = await exchange({ code: r.codes.md, name: 'Youth MD', device_id: 'phone-youth-01' });
+  assert.equal(j.status, 200);
+  assert.equal(j.json.room.name, 'Youth band');
+});
+
+test('health, readiness and metrics', async () => {
+  assert.deepEqual((await httpJson(server.base, '/healthz')).json, { status: 'ok' });
+  assert.deepEqual((await httpJson(server.base, '/readyz')).json, { status: 'ready' });
+  const m = await (await fetch(`${server.base}/metrics`)).text();
+  for (const name of ['downbeat_connections', 'downbeat_auth_failures_total', 'downbeat_commit_seconds_bucket', 'downbeat_fanout_seconds_count',
+    'downbeat_http_requests_total', 'downbeat_send_queue_max'])
+    assert.ok(m.includes(name), `metrics has ${name}`);
+  assert.ok(!m.includes(room.codes.md), 'no secrets in metrics');
+});
+
+test('--tls off is refused on a non-loopback address', () => {
+  const r = spawnSync(DOWNBEATD, ['serve', '--data-dir', server.dataDir, '--listen', '0.0.0.0:0', '--tls', 'off'], { encoding: 'utf8', timeout: 10000 });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /loopback/);
+});
+
+test('--tls auto serves HTTPS and WSS with a self-signed certificate and prints its fingerprint', async () => {
+  const tls = new Server();
+  const r = tls.createRoom('TLS');
+  await tls.start({ tls: true });
+  try {
+    assert.match(tls.log, /fingerprint: ([0-9A-F]{2}:){31}[0-9A-F]{2}/);
+    const body = await new Promise((resolve, reject) => {
+      https.get(`${tls.base}/healthz`, { rejectUnauthorized: false, agent: false }, (res) => {
+        const cert = res.socket.getPeerCertificate();
+        let d = '';
+        res.on('data', (x) => { d += x; });
+        res.on('end', () => resolve({ status: res.statusCode, body: d, cert }));
+      }).on('error', reject);
+    });
+    assert.equal(body.status, 200);
+    assert.match(body.cert.subjectaltname, /IP Address:127\.0\.0\.1/);
+    const session = await new Promise((resolve, reject) => {
+      const req = https.request(`${tls.base}/auth/exchange`, { method: 'POST', rejectUnauthorized: false, agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+        let d = '';
+        res.on('data', (x) => { d += x; });
+        res.on('end', () => resolve(JSON.parse(d)));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ code: r.codes.md, name: 'Secure', device_id: 'tls-device-01' }));
+    });
+    const c = await Client.connect(tls, session);
+    await c.waitFor((m) => m.type === 'snapshot');
+    await c.close();
+    // Restart reuses the same certificate (phones accepted it once).
+    const fp = tls.log.match(/fingerprint: (\S+)/)[1];
+    await tls.stop();
+    tls.log = '';
+    await tls.start({ tls: true });
+    assert.equal(tls.log.match(/fingerprint: (\S+)/)[1], fp);
+  } finally {
+    await tls.stop();
+    tls.cleanup();
+  }
+});
