@@ -1,0 +1,92 @@
+// HTTP side of the protocol: join by code, refresh tokens. Errors carry what to do next.
+import type { Participant, RoomInfo } from './model';
+
+export type Session = {
+  token: string;
+  refresh_token: string;
+  participant: Participant;
+  room: RoomInfo;
+  code: string;
+};
+
+export class ApiError extends Error {
+  constructor(public readonly status: number, public readonly code: string, message: string, public readonly retryAfter?: number) {
+    super(message);
+  }
+}
+
+export const NAME_MAX = 40;
+
+/** Characters as a person counts them (code points, so an emoji is one). */
+export function nameLength(name: string): number {
+  return [...name.trim()].length;
+}
+
+export function validateName(name: string): string | null {
+  const n = nameLength(name);
+  if (n === 0) return 'Please type your name, so the band knows who you are.';
+  if (n > NAME_MAX) return `That name is ${n} characters long; please keep it to ${NAME_MAX} or fewer.`;
+  return null;
+}
+
+export function jwtExpiry(token: string): number | null {
+  try {
+    const part = token.split('.')[1];
+    const json = atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '='));
+    const exp = JSON.parse(json).exp;
+    return typeof exp === 'number' ? exp * 1000 : null;
+  } catch {
+    return null;
+  }
+}
+
+async function post(path: string, body: unknown): Promise<unknown> {
+  let res: Response;
+  try {
+    res = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), cache: 'no-store' });
+  } catch {
+    throw new ApiError(0, 'unreachable', "Can't reach the Downbeat server. Check that this phone is on the band's Wi-Fi, then try again.");
+  }
+  let json: { error?: { code?: string; message?: string } } & Record<string, unknown> = {};
+  try { json = await res.json(); } catch { /* not JSON */ }
+  if (!res.ok) {
+    const code = json.error?.code ?? (res.status === 401 ? 'unauthorized' : 'internal');
+    const retry = Number(res.headers.get('retry-after') ?? '') || undefined;
+    throw new ApiError(res.status, code, json.error?.message ?? `The server answered ${res.status}.`, retry);
+  }
+  return json;
+}
+
+/** POST /auth/exchange; the message of a failure is what the join page shows. */
+export async function exchange(code: string, name: string, deviceId: string): Promise<Session> {
+  try {
+    const r = (await post('/auth/exchange', { code, name: name.trim(), device_id: deviceId })) as Omit<Session, 'code'>;
+    return { ...r, code };
+  } catch (e) {
+    if (!(e instanceof ApiError)) throw e;
+    if (e.status === 401 || e.status === 404) {
+      throw new ApiError(e.status, e.code, 'This join code is wrong or has expired. Check the code, or ask the music director for a new QR code.');
+    }
+    if (e.status === 429) {
+      throw new ApiError(e.status, e.code, `Too many tries. Wait ${e.retryAfter ?? 30} seconds, then try again.`, e.retryAfter);
+    }
+    throw e;
+  }
+}
+
+export async function refresh(session: Session): Promise<Session> {
+  const r = (await post('/auth/refresh', { refresh_token: session.refresh_token })) as Omit<Session, 'code'>;
+  return { ...session, ...r };
+}
+
+/** Join codes for the QR panel (MD only). Not in protocol v1 yet: null when the server lacks it. */
+export async function fetchCodes(token: string): Promise<Record<string, string> | null> {
+  try {
+    const res = await fetch('/api/room/codes', { headers: { authorization: `Bearer ${token}` }, cache: 'no-store' });
+    if (!res.ok) return null;
+    const j = await res.json();
+    return j && typeof j.codes === 'object' ? j.codes : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,103 @@
+// Web Audio click output. Maps performance.now() (ms) ↔ AudioContext time (s) through
+// getOutputTimestamp() — whose performanceTime is when a frame actually leaves the speaker, so the
+// output latency is already in it — and falls back to currentTime + outputLatency where it is missing.
+
+export type ClickHandle = { osc: OscillatorNode; gain: GainNode };
+
+export class ClickAudio {
+  ctx: AudioContext | null = null;
+  private master: GainNode | null = null;
+  private offsetMs: number | null = null; // perf ms at which context time 0 is heard
+  private volume = 0.8;
+  private ducked = false;
+  latencyMs = 0; // manual offset: positive = this device sounds late, so play earlier
+
+  get running(): boolean {
+    return !!this.ctx && this.ctx.state === 'running';
+  }
+
+  /** Must be called from a user gesture (tap) the first time. */
+  async enable(): Promise<void> {
+    if (!this.ctx) {
+      const Ctor: typeof AudioContext = window.AudioContext ?? (window as unknown as { webkitAudioContext: typeof AudioContext }).webkitAudioContext;
+      this.ctx = new Ctor({ latencyHint: 'interactive' });
+      this.master = this.ctx.createGain();
+      this.master.connect(this.ctx.destination);
+      this.applyGain();
+      // iOS unlocks audio only once something was played inside the gesture.
+      const b = this.ctx.createBuffer(1, 1, this.ctx.sampleRate);
+      const src = this.ctx.createBufferSource();
+      src.buffer = b;
+      src.connect(this.ctx.destination);
+      src.start();
+    }
+    if (this.ctx.state !== 'running') await this.ctx.resume();
+    this.offsetMs = null;
+    this.refreshMapping();
+  }
+
+  async disable(): Promise<void> {
+    if (this.ctx && this.ctx.state === 'running') await this.ctx.suspend();
+  }
+
+  setVolume(v: number): void { this.volume = Math.max(0, Math.min(1, v)); this.applyGain(); }
+  setDucked(d: boolean): void { if (d !== this.ducked) { this.ducked = d; this.applyGain(); } }
+
+  private applyGain(): void {
+    if (!this.master || !this.ctx) return;
+    const g = this.volume * (this.ducked ? 0.25 : 1);
+    this.master.gain.setTargetAtTime(g, this.ctx.currentTime, 0.03);
+  }
+
+  /** Re-reads the audio clock against performance.now(); call before scheduling. */
+  refreshMapping(): void {
+    const ctx = this.ctx;
+    if (!ctx || ctx.state !== 'running') return;
+    let sample: number | null = null;
+    const ts = typeof ctx.getOutputTimestamp === 'function' ? ctx.getOutputTimestamp() : null;
+    if (ts && ts.performanceTime && ts.contextTime && ts.performanceTime > 0 && ts.contextTime > 0) {
+      sample = ts.performanceTime - ts.contextTime * 1000;
+    } else {
+      const out = (ctx.outputLatency || 0) + (ctx.baseLatency || 0);
+      sample = performance.now() - ctx.currentTime * 1000 + out * 1000;
+    }
+    if (this.offsetMs === null || Math.abs(sample - this.offsetMs) > 20) this.offsetMs = sample; // start, or the device changed
+    else this.offsetMs += (sample - this.offsetMs) * 0.05; // getOutputTimestamp jitters by a render quantum: smooth it
+  }
+
+  /** Context time (s) at which a sound is heard at performance time `perfMs`. */
+  perfToCtx(perfMs: number): number | null {
+    if (this.offsetMs === null) return null;
+    return (perfMs - this.offsetMs - this.latencyMs) / 1000;
+  }
+
+  ctxToPerf(ctxTime: number): number | null {
+    if (this.offsetMs === null) return null;
+    return ctxTime * 1000 + this.offsetMs + this.latencyMs;
+  }
+
+  /** A short click at context time `at`; accent 2 high, 1 mid, sub-beat low and soft. */
+  click(at: number, accent: number, sub: boolean, countIn: boolean): ClickHandle | null {
+    const ctx = this.ctx;
+    if (!ctx || !this.master || accent === 0) return null;
+    if (at < ctx.currentTime + 0.002) return null; // too late: never play a click out of time
+    const osc = ctx.createOscillator();
+    const gain = ctx.createGain();
+    osc.type = 'square';
+    osc.frequency.value = sub ? 800 : accent === 2 ? (countIn ? 1760 : 1568) : 1046;
+    const peak = sub ? 0.25 : accent === 2 ? 0.9 : 0.6;
+    gain.gain.setValueAtTime(0, at);
+    gain.gain.linearRampToValueAtTime(peak, at + 0.001);
+    gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.045);
+    osc.connect(gain).connect(this.master);
+    osc.start(at);
+    osc.stop(at + 0.05);
+    return { osc, gain };
+  }
+
+  cancel(h: ClickHandle): void {
+    try { h.osc.stop(); } catch { /* already stopped */ }
+    h.osc.disconnect();
+    h.gain.disconnect();
+  }
+}

@@ -1,0 +1,70 @@
+// Room objects and server → client event payloads (docs/protocol.md "Objects" and "Events").
+// Command shapes come from protocol.gen.ts; the event names are checked against it below.
+import type { EventType, Role, CommandMap } from './protocol.gen';
+
+export type Meter = { beats: number; unit: number };
+export type Participant = { id: string; name: string; role: Role; online: boolean; slot: string | null };
+export type Slot = {
+  id: string; name: string; instrument: string | null; group: string | null;
+  transpose: number | null; participant: string | null;
+};
+export type Song = {
+  id: string; title: string; artist: string | null; key: string | null;
+  bpm: number | null; meter: Meter | null; chordpro: string | null;
+};
+export type SetlistItem = { song: string; key?: string | null; bpm?: number | null; notes?: string | null };
+export type Setlist = { id: string; title: string; items: SetlistItem[] };
+export type SongCurrent = { setlist: string; index: number; section: string | null };
+export type Anchor = { t: number; bar: number };
+export type TempoCore = {
+  running: boolean; bpm: number; meter: Meter; accents: number[]; subdivision: number;
+  count_in_bars: number; anchor: Anchor | null; rev: number;
+};
+export type Tempo = TempoCore & { prev?: TempoCore | null };
+export type PttState = { participant: string; talking: boolean; target: string | null };
+export type RoomInfo = { id: string; name: string; settings?: { self_claim?: boolean } };
+export type CueColor = NonNullable<CommandMap['cue']['color']>;
+
+export type Snapshot = {
+  seq: number; room: RoomInfo; participants: Participant[]; slots: Slot[]; songs: Song[];
+  setlists: Setlist[]; active_setlist: string | null; song_current: SongCurrent | null;
+  tempo: Tempo | null; ptt: PttState[];
+};
+
+/** Data of each event type; a key missing here that the schema lists is a compile error. */
+export interface EventDataMap {
+  hello: { protocol: number; server_time: number; participant: Participant | string; room: RoomInfo; resumed: boolean };
+  snapshot: Snapshot;
+  'time.pong': { t0: number; t1: number; t2: number };
+  'participant.join': { participant: Participant };
+  'participant.leave': { participant: string; reason: string };
+  'slot.create': { slot: Slot };
+  'slot.delete': { slot: string };
+  'slot.assign': { slot: Slot };
+  'slot.release': { slot: Slot };
+  'song.create': { song: Song };
+  'song.update': { song: Song };
+  'song.delete': { id: string };
+  'setlist.update': { setlist: Setlist };
+  'setlist.delete': { id: string };
+  'song.current': SongCurrent;
+  'tempo.anchor': { tempo: Tempo };
+  'tempo.update': { rev: number; bar: number; beat: number };
+  cue: { from: string; text: string; color: CueColor | null; group: string | null };
+  'ptt.state': PttState;
+  'rtc.offer': { from: string; sdp: string };
+  'rtc.answer': { from: string; sdp: string };
+  'rtc.ice': { from: string; candidate: Record<string, unknown> };
+  'rtc.restart': { from: string };
+}
+// Compile-time check that EventDataMap covers exactly the schema's events.
+type _Missing = Exclude<EventType, keyof EventDataMap>;
+type _Extra = Exclude<keyof EventDataMap, EventType>;
+const _eventsCovered: [_Missing, _Extra] extends [never, never] ? true : never = true;
+void _eventsCovered;
+
+export type ServerEvent = { [K in EventType]: { type: K; seq?: number; ts?: number; data: EventDataMap[K] } }[EventType];
+/** Events the schema does not list yet (e.g. a relayed metrics.report); kept loosely typed. */
+export type UnknownEvent = { type: string; seq?: number; ts?: number; data: Record<string, unknown> };
+export type Ack = { type: 'ack'; re: string; seq?: number };
+export type ErrorFrame = { type: 'error'; re: string | null; code: string; message: string };

@@ -1,0 +1,98 @@
+import { describe, it, expect } from 'vitest';
+import { reduce, emptyState, currentSong, mySlot, type RoomState } from './state';
+import type { Snapshot, ServerEvent } from './model';
+
+const snap: Snapshot = {
+  seq: 10,
+  room: { id: 'r1', name: 'Sunday', settings: { self_claim: false } },
+  participants: [
+    { id: 'p1', name: 'Ann', role: 'md', online: true, slot: null },
+    { id: 'p2', name: 'Bo', role: 'musician', online: true, slot: null },
+  ],
+  slots: [{ id: 's1', name: 'Keys', instrument: 'piano', group: 'band', transpose: 2, participant: null }],
+  songs: [{ id: 'g1', title: 'Amazing', artist: null, key: 'Bb', bpm: 72, meter: { beats: 3, unit: 4 }, chordpro: null }],
+  setlists: [{ id: 'l1', title: 'AM', items: [{ song: 'g1', key: null, bpm: null, notes: null }] }],
+  active_setlist: null, song_current: null, tempo: null, ptt: [],
+};
+
+function apply(s: RoomState, ...evs: ServerEvent[]): RoomState {
+  return evs.reduce((acc, e) => reduce(acc, e, 1), s);
+}
+
+const start = apply(emptyState,
+  { type: 'hello', data: { protocol: 1, server_time: 5, participant: snap.participants[1], room: snap.room, resumed: false } },
+  { type: 'snapshot', data: snap });
+
+describe('room state reducer', () => {
+  it('draws the whole screen from hello + snapshot', () => {
+    expect(start.me).toBe('p2');
+    expect(start.seq).toBe(10);
+    expect(start.songs).toHaveLength(1);
+  });
+
+  it('assigns a slot and moves a participant out of their old slot', () => {
+    let s = apply(start,
+      { type: 'slot.create', seq: 11, data: { slot: { id: 's2', name: 'Drums', instrument: null, group: null, transpose: null, participant: null } } },
+      { type: 'slot.assign', seq: 12, data: { slot: { ...snap.slots[0], participant: 'p2' } } });
+    expect(mySlot(s)?.name).toBe('Keys');
+    s = apply(s, { type: 'slot.assign', seq: 13, data: { slot: { id: 's2', name: 'Drums', instrument: null, group: null, transpose: null, participant: 'p2' } } });
+    expect(mySlot(s)?.name).toBe('Drums');
+    expect(s.slots.find((x) => x.id === 's1')?.participant).toBeNull();
+    expect(s.participants.find((p) => p.id === 'p2')?.slot).toBe('s2');
+    expect(s.seq).toBe(13);
+  });
+
+  it('ignores durable events replayed at or below its seq (resume overlap)', () => {
+    const s = apply(start, { type: 'song.delete', seq: 9, data: { id: 'g1' } });
+    expect(s.songs).toHaveLength(1);
+    expect(s).toBe(start);
+  });
+
+  it('resolves the current song with the setlist override and the slot transposition target', () => {
+    const s = apply(start,
+      { type: 'setlist.update', seq: 11, data: { setlist: { id: 'l1', title: 'AM', items: [{ song: 'g1', key: 'C', bpm: 80, notes: 'soft' }] } } },
+      { type: 'song.current', seq: 12, data: { setlist: 'l1', index: 0, section: 'Verse 1' } });
+    const cur = currentSong(s)!;
+    expect(cur.song?.title).toBe('Amazing');
+    expect(cur.key).toBe('C');
+    expect(cur.bpm).toBe(80);
+    expect(cur.meter).toEqual({ beats: 3, unit: 4 });
+    expect(cur.section).toBe('Verse 1');
+    expect(s.activeSetlist).toBe('l1');
+  });
+
+  it('marks a dropped participant away, removes one that timed out and frees its slot', () => {
+    let s = apply(start, { type: 'slot.assign', seq: 11, data: { slot: { ...snap.slots[0], participant: 'p2' } } });
+    s = apply(s, { type: 'participant.leave', seq: 12, data: { participant: 'p2', reason: 'offline' } });
+    expect(s.participants.find((p) => p.id === 'p2')?.online).toBe(false);
+    s = apply(s, { type: 'participant.leave', seq: 13, data: { participant: 'p2', reason: 'timeout' } });
+    expect(s.participants.find((p) => p.id === 'p2')).toBeUndefined();
+    expect(s.slots[0].participant).toBeNull();
+  });
+
+  it('keeps ephemeral state: cue, who is talking, tempo', () => {
+    const s = apply(start,
+      { type: 'cue', data: { from: 'p1', text: 'Chorus', color: 'blue', group: null } },
+      { type: 'ptt.state', data: { participant: 'p1', talking: true, target: 'all' } },
+      { type: 'tempo.anchor', data: { tempo: { running: true, bpm: 90, meter: { beats: 4, unit: 4 }, accents: [], subdivision: 1, count_in_bars: 1, anchor: { t: 1, bar: -1 }, rev: 3 } } });
+    expect(s.cue).toMatchObject({ text: 'Chorus', color: 'blue' });
+    expect(s.ptt).toHaveLength(1);
+    expect(s.tempo?.bpm).toBe(90);
+    expect(s.seq).toBe(10); // re-sent anchors without seq do not move seq
+    const quiet = apply(s, { type: 'ptt.state', data: { participant: 'p1', talking: false, target: null } });
+    expect(quiet.ptt).toHaveLength(0);
+  });
+
+  it('clears the current song when its setlist is deleted', () => {
+    const s = apply(start,
+      { type: 'song.current', seq: 11, data: { setlist: 'l1', index: 0, section: null } },
+      { type: 'setlist.delete', seq: 12, data: { id: 'l1' } });
+    expect(s.songCurrent).toBeNull();
+    expect(currentSong(s)).toBeNull();
+  });
+
+  it('accepts a relayed metrics.report for the health table', () => {
+    const s = reduce(start, { type: 'metrics.report', data: { participant: 'p2', rtt_ms: 3.5 } }, 42);
+    expect(s.metrics.p2).toMatchObject({ rtt_ms: 3.5, at: 42 });
+  });
+});

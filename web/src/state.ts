@@ -1,0 +1,213 @@
+// Room state reducer: snapshot + events → the state every screen draws from. Pure functions.
+import type {
+  Participant, Slot, Song, Setlist, SongCurrent, Tempo, PttState, RoomInfo, ServerEvent, UnknownEvent,
+} from './model';
+import { EVENT_DURABLE, type EventType } from './protocol.gen';
+
+export type Cue = { from: string; text: string; color: string | null; group: string | null; at: number };
+export type PeerMetrics = { rtt_ms?: number; jitter_ms?: number; clock_uncertainty_ms?: number; at: number };
+
+export type RoomState = {
+  seq: number;
+  room: RoomInfo | null;
+  me: string | null;               // my participant id
+  participants: Participant[];
+  slots: Slot[];
+  songs: Song[];
+  setlists: Setlist[];
+  activeSetlist: string | null;
+  songCurrent: SongCurrent | null;
+  tempo: Tempo | null;
+  tempoBeat: { rev: number; bar: number; beat: number } | null;
+  ptt: PttState[];
+  cue: Cue | null;
+  lastSeen: Record<string, number>;  // participant id → local ms of the last sign of life
+  metrics: Record<string, PeerMetrics>;
+};
+
+export const emptyState: RoomState = {
+  seq: 0, room: null, me: null, participants: [], slots: [], songs: [], setlists: [],
+  activeSetlist: null, songCurrent: null, tempo: null, tempoBeat: null, ptt: [], cue: null,
+  lastSeen: {}, metrics: {},
+};
+
+function upsert<T extends { id: string }>(list: T[], item: T): T[] {
+  const i = list.findIndex((x) => x.id === item.id);
+  if (i < 0) return [...list, item];
+  const copy = list.slice();
+  copy[i] = item;
+  return copy;
+}
+
+function isDurable(type: string): boolean {
+  return (EVENT_DURABLE as Record<string, boolean>)[type as EventType] === true;
+}
+
+/** Applies one server event. `now` is local ms (for cue time / last seen). */
+export function reduce(state: RoomState, ev: ServerEvent | UnknownEvent, now = 0): RoomState {
+  // Resume replays events we may already have: a durable event at or below our seq is old news.
+  if (ev.seq !== undefined && ev.type !== 'snapshot' && isDurable(ev.type) && ev.seq <= state.seq) return state;
+  const s = applyEvent(state, ev as ServerEvent, now);
+  if (ev.seq !== undefined && ev.type !== 'snapshot' && s !== state) return { ...s, seq: Math.max(s.seq, ev.seq) };
+  return s;
+}
+
+function applyEvent(state: RoomState, ev: ServerEvent, now: number): RoomState {
+  switch (ev.type) {
+    case 'hello': {
+      const p = ev.data.participant;
+      const me = typeof p === 'string' ? p : p.id;
+      const s = { ...state, me, room: { ...state.room, ...ev.data.room } };
+      return typeof p === 'string' ? s : { ...s, participants: upsert(s.participants, p) };
+    }
+    case 'snapshot': {
+      const d = ev.data;
+      return {
+        ...state,
+        seq: d.seq,
+        room: d.room,
+        participants: d.participants ?? [],
+        slots: d.slots ?? [],
+        songs: d.songs ?? [],
+        setlists: d.setlists ?? [],
+        activeSetlist: d.active_setlist ?? d.song_current?.setlist ?? null,
+        songCurrent: d.song_current ?? null,
+        tempo: d.tempo ?? null,
+        ptt: (d.ptt ?? []).filter((p) => p.talking),
+      };
+    }
+    case 'participant.join': {
+      const p = ev.data.participant;
+      return { ...state, participants: upsert(state.participants, p), lastSeen: { ...state.lastSeen, [p.id]: now } };
+    }
+    case 'participant.leave': {
+      const { participant: id, reason } = ev.data;
+      const ptt = state.ptt.filter((p) => p.participant !== id);
+      if (reason === 'offline') {
+        return {
+          ...state, ptt,
+          participants: state.participants.map((p) => (p.id === id ? { ...p, online: false } : p)),
+          lastSeen: { ...state.lastSeen, [id]: now },
+        };
+      }
+      return {
+        ...state, ptt,
+        participants: state.participants.filter((p) => p.id !== id),
+        slots: state.slots.map((sl) => (sl.participant === id ? { ...sl, participant: null } : sl)),
+      };
+    }
+    case 'slot.create':
+      return { ...state, slots: upsert(state.slots, ev.data.slot) };
+    case 'slot.assign':
+    case 'slot.release': {
+      const slot = ev.data.slot;
+      // A participant holds at most one slot: assigning moves them.
+      const slots = upsert(
+        state.slots.map((sl) => (slot.participant && sl.id !== slot.id && sl.participant === slot.participant ? { ...sl, participant: null } : sl)),
+        slot,
+      );
+      const participants = state.participants.map((p) => {
+        if (p.id === slot.participant) return { ...p, slot: slot.id };
+        if (p.slot === slot.id) return { ...p, slot: null };
+        return p;
+      });
+      return { ...state, slots, participants };
+    }
+    case 'slot.delete': {
+      const id = ev.data.slot;
+      return {
+        ...state,
+        slots: state.slots.filter((sl) => sl.id !== id),
+        participants: state.participants.map((p) => (p.slot === id ? { ...p, slot: null } : p)),
+      };
+    }
+    case 'song.create':
+    case 'song.update':
+      return { ...state, songs: upsert(state.songs, ev.data.song) };
+    case 'song.delete':
+      return { ...state, songs: state.songs.filter((x) => x.id !== ev.data.id) };
+    case 'setlist.update':
+      return { ...state, setlists: upsert(state.setlists, ev.data.setlist) };
+    case 'setlist.delete': {
+      const id = ev.data.id;
+      return {
+        ...state,
+        setlists: state.setlists.filter((x) => x.id !== id),
+        activeSetlist: state.activeSetlist === id ? null : state.activeSetlist,
+        songCurrent: state.songCurrent?.setlist === id ? null : state.songCurrent,
+      };
+    }
+    case 'song.current':
+      return { ...state, songCurrent: { ...ev.data, section: ev.data.section ?? null }, activeSetlist: ev.data.setlist };
+    case 'tempo.anchor':
+      return { ...state, tempo: ev.data.tempo };
+    case 'tempo.update':
+      return { ...state, tempoBeat: ev.data };
+    case 'cue':
+      return { ...state, cue: { ...ev.data, color: ev.data.color ?? null, group: ev.data.group ?? null, at: now } };
+    case 'ptt.state': {
+      const others = state.ptt.filter((p) => p.participant !== ev.data.participant);
+      return {
+        ...state,
+        ptt: ev.data.talking ? [...others, ev.data] : others,
+        lastSeen: { ...state.lastSeen, [ev.data.participant]: now },
+      };
+    }
+    default: {
+      const loose = ev as unknown as UnknownEvent;
+      // Forward compatible: a relayed metrics.report {participant, rtt_ms, …} feeds the health table.
+      if (loose.type === 'metrics.report' && typeof loose.data?.participant === 'string') {
+        const id = loose.data.participant as string;
+        return {
+          ...state,
+          metrics: { ...state.metrics, [id]: { ...(loose.data as object), at: now } },
+          lastSeen: { ...state.lastSeen, [id]: now },
+        };
+      }
+      return state;
+    }
+  }
+}
+
+// ---- selectors -------------------------------------------------------------------------------
+
+export function me(state: RoomState): Participant | null {
+  return state.participants.find((p) => p.id === state.me) ?? null;
+}
+
+export function mySlot(state: RoomState): Slot | null {
+  if (!state.me) return null;
+  return state.slots.find((s) => s.participant === state.me) ?? null;
+}
+
+export function activeSetlist(state: RoomState): Setlist | null {
+  const id = state.songCurrent?.setlist ?? state.activeSetlist;
+  return state.setlists.find((s) => s.id === id) ?? null;
+}
+
+export type CurrentSong = {
+  setlist: Setlist; index: number; section: string | null; song: Song | null;
+  key: string | null; bpm: number | null; meter: { beats: number; unit: number } | null; notes: string | null;
+};
+
+export function currentSong(state: RoomState): CurrentSong | null {
+  const sc = state.songCurrent;
+  if (!sc) return null;
+  const setlist = state.setlists.find((s) => s.id === sc.setlist);
+  if (!setlist) return null;
+  const item = setlist.items[sc.index];
+  if (!item) return null;
+  const song = state.songs.find((x) => x.id === item.song) ?? null;
+  return {
+    setlist, index: sc.index, section: sc.section ?? null, song,
+    key: item.key ?? song?.key ?? null,
+    bpm: item.bpm ?? song?.bpm ?? null,
+    meter: song?.meter ?? null,
+    notes: item.notes ?? null,
+  };
+}
+
+export function participantName(state: RoomState, id: string | null | undefined): string {
+  if (!id) return '';
+  return state.participants.find((p) => p.id === id)?.name ?? 'someone';
+}
