@@ -18,6 +18,7 @@ class Connection {
   // Close after the frames already queued, with a WebSocket close code and reason.
   virtual void close(std::uint16_t code, std::string reason) = 0;
   virtual std::size_t queue_depth() const = 0;
+  virtual std::size_t queue_capacity() const = 0;
 
   std::string address;
   std::string participant;

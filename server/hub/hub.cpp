@@ -182,6 +182,8 @@ void Hub::attach(const std::shared_ptr<Connection>& conn, const Claims& claims, 
   p = rt->room.find_participant(claims.sub);
   std::optional<std::vector<EventRow>> replay;
   if (since) replay = storage_.events_since(claims.room, *since, rt->room.seq());
+  // A replay that would overflow the send queue would get the client dropped again at once: a snapshot is one frame.
+  if (replay && replay->size() + 2 > conn->queue_capacity() / 2) replay.reset();
   send_json(*conn, {{"type", "hello"},
                     {"ts", now_us()},
                     {"data",

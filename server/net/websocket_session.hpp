@@ -83,6 +83,7 @@ class WebSocketSession : public Connection, public std::enable_shared_from_this<
   }
 
   std::size_t queue_depth() const override { return queue_.size(); }
+  std::size_t queue_capacity() const override { return max_queue_; }
 
  private:
   struct Item {

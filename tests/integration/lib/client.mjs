@@ -58,17 +58,18 @@ export class Client {
   }
 
   // Resolves with the first message (from index `from`) that matches `pred`.
-  waitFor(pred, { from = 0, timeout = 5000, what = 'message' } = {}) {
+  waitFor(pred, { from = 0, timeout = 10000, what = 'message' } = {}) {
     return new Promise((resolve, reject) => {
+      let next = from; // each waiter scans every message once, however long the test runs
       const check = () => {
-        for (let i = from; i < this.messages.length; i++) {
-          if (pred(this.messages[i])) { clearTimeout(timer); resolve(this.messages[i]); return true; }
+        for (; next < this.messages.length; next++) {
+          if (pred(this.messages[next])) { clearTimeout(timer); resolve(this.messages[next]); return true; }
         }
         return false;
       };
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w.check !== check);
-        reject(new Error(`timed out waiting for ${what}; got: ${JSON.stringify(this.messages.slice(-5))}`));
+        reject(new Error(`timed out waiting for ${what}; last messages: ${this.messages.slice(-5).map((m) => JSON.stringify(m).slice(0, 200)).join(' | ')}`));
       }, timeout);
       if (!check()) this.waiters.push({ check });
     });
