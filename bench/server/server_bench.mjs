@@ -10,7 +10,7 @@ const smoke = process.argv.includes('--smoke');
 const outIdx = process.argv.indexOf('--out');
 const outFile = outIdx > 0 ? process.argv[outIdx + 1] : null;
 const N_COMMITS = smoke ? 50 : 1000;
-const LISTENERS = smoke ? [10] : [10, 50, 200];
+const LISTENERS = smoke ? [10] : [10, 50, 150];
 const FANOUT_EVENTS = smoke ? 20 : 200;
 const RESTARTS = smoke ? 2 : 10;
 
@@ -53,10 +53,11 @@ async function snapshotOf(c) { await c.waitFor((m) => m.type === 'snapshot', { t
       const text = `cue ${n}-${i}`;
       const froms = all.map((c) => c.messages.length);
       const t0 = performance.now();
-      if (durable) md2.cmd('song.update', { id: 'sg2', title: text });
-      else md2.cmd('cue', { text });
+      const reply = durable ? md2.cmd('song.update', { id: 'sg2', title: text }) : md2.cmd('cue', { text });
       const match = durable ? (m) => m.type === 'song.update' && m.data.song.title === text : (m) => m.type === 'cue' && m.data.text === text;
       await Promise.all(all.slice(0, n).map((c, k) => c.waitFor(match, { from: froms[k], timeout: 30000 })));
+      const r = await reply;
+      if (r.type !== 'ack') throw new Error(`${durable ? 'song.update' : 'cue'} failed: ${r.code}: ${r.message}`);
       (durable ? lastDurable : lastEphemeral).push(performance.now() - t0);
       if (i % 40 === 39) await new Promise((res) => setTimeout(res, 800));
     }

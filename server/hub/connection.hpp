@@ -25,7 +25,8 @@ class Connection {
   std::string room;
   core::Role role = core::Role::viewer;
   core::TokenBucket frames{50, 100};
-  int rate_violations = 0;
+  // Refused frames drain this one; when it is empty the client is flooding, not bursting.
+  core::TokenBucket refusals{10, 200};
   bool closing = false;
 };
 

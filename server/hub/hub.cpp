@@ -235,7 +235,7 @@ void Hub::on_frame(Connection& conn, std::string_view text, std::int64_t receive
   std::int64_t now = now_us();
   if (!conn.frames.try_take(now)) {
     metrics_.inc("downbeat_rate_limited_total", "limit=\"frames\"");
-    if (++conn.rate_violations > 200) {
+    if (!conn.refusals.try_take(now)) {
       spdlog::warn("connection.flooding room={} participant={} address={}", conn.room, conn.participant, conn.address);
       conn.close(1008, "flooding: too many frames per second");
       return;
@@ -243,7 +243,6 @@ void Hub::on_frame(Connection& conn, std::string_view text, std::int64_t receive
     send_error(conn, std::nullopt, ErrorCode::rate_limited, "too many messages: slow down (at most 50 per second)");
     return;
   }
-  conn.rate_violations = 0;
   auto parsed = core::parse_frame(text, schema_);
   if (parsed.error) {
     metrics_.inc("downbeat_frames_in_total", "type=\"invalid\"");

@@ -90,7 +90,13 @@ test('an oversized frame closes that connection with 1009; the server and the ro
 test('flooding gets rate_limited errors, then the connection is closed', async () => {
   const flood = await Client.connect(server, clients.viewer.session);
   await flood.waitFor((m) => m.type === 'snapshot');
-  for (let i = 0; i < 400; i++) flood.sendRaw(JSON.stringify({ type: 'time.ping', id: `f${i}`, data: { t0: i } }));
+  // Keep flooding (bounded: at most 20 000 frames) until the server hangs up, however fast it is.
+  let open = true;
+  flood.closed.then(() => { open = false; });
+  for (let batch = 0; batch < 100 && open; batch++) {
+    for (let i = 0; i < 200 && open; i++) flood.sendRaw(JSON.stringify({ type: 'time.ping', id: `f${batch}-${i}`, data: { t0: i } }));
+    await new Promise((r) => setTimeout(r, 20));
+  }
   const limited = await flood.waitFor((m) => m.type === 'error' && m.code === 'rate_limited');
   assert.match(limited.message, /slow down/);
   const closed = await flood.closed;

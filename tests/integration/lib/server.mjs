@@ -27,7 +27,12 @@ export class Server {
     this.proc = spawn(DOWNBEATD, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc.stdout.on('data', (d) => { this.log += d; });
     this.proc.stderr.on('data', (d) => { this.log += d; });
-    const exited = new Promise((resolve) => this.proc.once('exit', (code, signal) => resolve({ code, signal })));
+    this.stopping = false;
+    const exited = new Promise((resolve) => this.proc.once('exit', (code, signal) => {
+      // A server that dies on its own is the bug a test is looking for: show why.
+      if (!this.stopping) process.stderr.write(`downbeatd exited unexpectedly (code ${code}, signal ${signal}):\n${this.log.slice(-20000)}\n`);
+      resolve({ code, signal });
+    }));
     this.exited = exited;
     for (let i = 0; i < 200; i++) {
       if (existsSync(ready)) {
@@ -48,6 +53,7 @@ export class Server {
 
   async kill(signal = 'SIGKILL') {
     if (!this.alive()) return;
+    this.stopping = true;
     this.proc.kill(signal);
     await this.exited;
   }
