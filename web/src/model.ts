@@ -56,6 +56,7 @@ export interface EventDataMap {
   'rtc.answer': { from: string; sdp: string };
   'rtc.ice': { from: string; candidate: Record<string, unknown> };
   'rtc.restart': { from: string };
+  'metrics.report': { participant: string; rtt_ms?: number; jitter_ms?: number; loss?: number; clock_uncertainty_ms?: number; clock_offset_ms?: number };
 }
 // Compile-time check that EventDataMap covers exactly the schema's events.
 type _Missing = Exclude<EventType, keyof EventDataMap>;
