@@ -417,51 +417,45 @@ Outcome Room::plan_live(const Actor& actor, const Command& cmd, std::int64_t now
 
 // ---------------------------------------------------------------- presence
 
-Outcome Room::plan_online(const std::string& participant) const {
+// Presence changes share one shape: the stored participant, changed, as one durable event.
+Outcome Room::presence_change(const std::string& participant, const char* event_type, const Participant& next,
+                              boost::json::object event_data) const {
+  Outcome out;
+  out.durable = true;
+  out.event_type = event_type;
+  out.event_data = std::move(event_data);
+  out.mutations.push_back(put("participant", next.id, participant_record(next)));
+  if (!next.online && ptt_.count(participant)) out.mutations.push_back(Mutation{"ptt", participant, std::nullopt, true});
+  return out;
+}
+
+Participant Room::stored_participant(const std::string& participant) const {
   const Participant* p = find_participant(participant);
   if (!p) fail(ErrorCode::not_found, "no participant " + participant);
-  Participant next = *p;
+  return *p;
+}
+
+Outcome Room::plan_online(const std::string& participant) const {
+  Participant next = stored_participant(participant);
   next.online = true;
   next.removed = false;
   next.kicked = false;
-  Outcome out;
-  out.durable = true;
-  out.event_type = "participant.join";
-  out.mutations.push_back(put("participant", next.id, participant_record(next)));
-  Slot const* s = slot_of(next.id);
-  json::object pj{{"id", next.id}, {"name", next.name}, {"role", to_string(next.role)}, {"online", true},
-                  {"slot", s ? json::value(s->id) : json::value(nullptr)}};
-  out.event_data = {{"participant", pj}};
-  return out;
+  return presence_change(participant, "participant.join", next, {{"participant", participant_json(next)}});
 }
 
 Outcome Room::plan_offline(const std::string& participant, std::int64_t now_us) const {
-  const Participant* p = find_participant(participant);
-  if (!p) fail(ErrorCode::not_found, "no participant " + participant);
-  Participant next = *p;
+  Participant next = stored_participant(participant);
   next.online = false;
   next.last_seen = now_us;
-  Outcome out;
-  out.durable = true;
-  out.event_type = "participant.leave";
-  out.event_data = {{"participant", participant}, {"reason", "offline"}};
-  out.mutations.push_back(put("participant", next.id, participant_record(next)));
-  if (ptt_.count(participant)) out.mutations.push_back(Mutation{"ptt", participant, std::nullopt, true});
-  return out;
+  return presence_change(participant, "participant.leave", next, {{"participant", participant}, {"reason", "offline"}});
 }
 
 Outcome Room::plan_timeout(const std::string& participant) const {
-  const Participant* p = find_participant(participant);
-  if (!p) fail(ErrorCode::not_found, "no participant " + participant);
-  Participant next = *p;
+  Participant next = stored_participant(participant);
   next.removed = true;
   next.online = false;
-  Outcome out;
-  out.durable = true;
-  out.event_type = "participant.leave";
-  out.event_data = {{"participant", participant}, {"reason", "timeout"}};
-  out.mutations.push_back(put("participant", next.id, participant_record(next)));
-  return release_slot_of(participant, std::move(out));
+  return release_slot_of(participant,
+                         presence_change(participant, "participant.leave", next, {{"participant", participant}, {"reason", "timeout"}}));
 }
 
 std::vector<std::string> Room::expired(std::int64_t now_us) const {

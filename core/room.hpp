@@ -133,6 +133,9 @@ class Room {
   Outcome plan_tempo(const Command& cmd, std::int64_t now_us) const;
   Outcome plan_live(const Actor& actor, const Command& cmd, std::int64_t now_us) const;
   Outcome release_slot_of(const std::string& participant, Outcome out) const;
+  Outcome presence_change(const std::string& participant, const char* event_type, const Participant& next,
+                          boost::json::object event_data) const;
+  Participant stored_participant(const std::string& participant) const;
 
   std::string id_;
   std::string name_;
