@@ -24,7 +24,8 @@ before(async () => {
   // Seed some state the bad frames must not disturb.
   await clients.md.ok('slot.create', { name: 'Drums' });
   await clients.md.ok('song.create', { title: 'Seed song' });
-  await new Promise((r) => setTimeout(r, 100));
+  // Everyone has seen everything before the bad frames start.
+  for (const c of [...Object.values(clients), observer]) await c.waitFor((m) => m.type === 'song.create');
 });
 after(async () => { await server.stop(); server.cleanup(); });
 

@@ -39,6 +39,7 @@ test('two clients see each other\'s changes in the same order; a late joiner see
   const md = await connectAs('md', 'Maria (MD)');
   const mu = await connectAs('musician', 'Sam');
   const muId = mu.messages[0].data.participant.id;
+  await md.waitFor((m) => m.type === 'participant.join' && m.data.participant.id === muId, { what: 'musician join at MD' });
   const mdStart = md.messages.length;
   const muStart = mu.messages.length;
   let mdState = md.messages.find((m) => m.type === 'snapshot').data;
