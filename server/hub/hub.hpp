@@ -29,7 +29,6 @@ struct HubConfig {
   double join_fail_burst = 10;        // …after a burst of 10
   int max_conns_per_ip = 64;
   int max_participants_per_room = 200;
-  int max_rooms = 100;
   std::int64_t anchor_resend_us = 2'000'000;
 };
 
