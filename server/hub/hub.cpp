@@ -53,6 +53,8 @@ void Hub::sweep() {
       spdlog::info("participant.timeout room={} participant={}", id, pid);
       run(*rt, rt->room.plan_timeout(pid), nullptr);
     }
+  // Addresses whose wrong-code allowance has refilled need no memory.
+  for (auto it = join_failures_.begin(); it != join_failures_.end();) it = it->second.full(now) ? join_failures_.erase(it) : std::next(it);
   sweep_timer_.expires_after(std::chrono::seconds(1));
   sweep_timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) sweep();
@@ -178,8 +180,12 @@ void Hub::attach(const std::shared_ptr<Connection>& conn, const Claims& claims, 
     conn->close(1011, "server could not record your arrival: try again");
     return;
   }
-  rt->conns.push_back(conn);
   p = rt->room.find_participant(claims.sub);
+  if (!p) {
+    conn->close(1008, "participant no longer exists: scan the QR code to join again");
+    return;
+  }
+  rt->conns.push_back(conn);
   std::optional<std::vector<EventRow>> replay;
   if (since) replay = storage_.events_since(claims.room, *since, rt->room.seq());
   // A replay that would overflow the send queue would get the client dropped again at once: a snapshot is one frame.
