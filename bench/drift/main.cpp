@@ -63,8 +63,8 @@ struct Options {
   double max_p99_ms = 0;  // > 0: exit 1 when the spread p99 exceeds it
   std::string json_out;
   std::string label;
-  int ping_interval_ms = 500;  // the SDK default
-  int sync_window = 64;        // the SDK default
+  int ping_interval_ms = 250;  // the SDK default
+  int sync_window = 128;       // the SDK default
   std::string profile = "lan";  // loopback path model: lan | clean
   // netns profile
   double delay_ms = 5, jitter_ms = 5, loss = 0.01, rto_ms = 200;

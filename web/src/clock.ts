@@ -38,7 +38,7 @@ export class ClockSync {
 
   constructor(opt: ClockOptions = {}) {
     this.opt = {
-      window: opt.window ?? 64,
+      window: opt.window ?? 128,
       maxAgeUs: opt.maxAgeUs ?? 120e6,
       maxSkewPpm: opt.maxSkewPpm ?? 300,
       noiseFloorUs: opt.noiseFloorUs ?? 250,

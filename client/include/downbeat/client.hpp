@@ -36,8 +36,8 @@ struct ClientConfig {
   std::optional<int64_t> since;  // resume from this seq on the first connect
   TlsOptions tls;
   LocalClock clock = steady_clock_source();
-  // One ping every 500 ms over a 64-sample window (32 s): see docs/decisions/0005-clock-sync-rate.md.
-  core::ClockSyncConfig sync{.window = 64, .burst_count = 8, .burst_interval_us = 25'000, .steady_interval_us = 500'000};
+  // One ping every 250 ms over a 128-sample window (32 s): see docs/decisions/0005-clock-sync-rate.md.
+  core::ClockSyncConfig sync{.window = 128, .burst_count = 8, .burst_interval_us = 25'000, .steady_interval_us = 250'000};
 
   // Called (on a helper thread, may block) when the JWT is near expiry or the server answered 401.
   // Default (empty): refresh_session() with tokens.refresh_token, then on_tokens.
@@ -52,7 +52,7 @@ struct ClientConfig {
   std::chrono::milliseconds dead_after{8000};  // no frame for this long: drop and reconnect
   int ping_burst = 8;                          // pings at connect, spaced by ping_burst_spacing
   std::chrono::milliseconds ping_burst_spacing{25};
-  std::chrono::milliseconds ping_interval{500};  // steady rate; bench/drift/REPORT.md compares 2 s and 500 ms
+  std::chrono::milliseconds ping_interval{250};  // steady rate; bench/drift/REPORT.md compares 2 s, 500 ms and 250 ms
   int resync_after_missed_anchors = 2;          // while running: more missed → resync.request
   double lock_uncertainty_us = 1000;  // SyncStatus::locked_at_us: first time locked() with uncertainty (now) ≤ this
   std::chrono::milliseconds metrics_interval{10000};  // metrics.report cadence; 0 disables
