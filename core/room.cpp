@@ -27,6 +27,13 @@ auto find_by_id(T& vec, const std::string& id) {
 Mutation put(std::string kind, std::string id, json::object value) {
   return Mutation{std::move(kind), std::move(id), std::move(value), false};
 }
+
+Outcome durable(std::string event_type) {
+  Outcome out;
+  out.durable = true;
+  out.event_type = std::move(event_type);
+  return out;
+}
 }  // namespace
 
 Room::Room(std::string id, std::string name, RoomConfig cfg) : id_(std::move(id)), name_(std::move(name)), cfg_(cfg) {}
@@ -153,9 +160,7 @@ Outcome Room::plan(const Actor& actor, const Command& cmd, std::int64_t now_us) 
     gone.removed = true;
     gone.kicked = true;
     gone.online = false;
-    Outcome out;
-    out.durable = true;
-    out.event_type = "participant.leave";
+    Outcome out = durable("participant.leave");
     out.event_data = {{"participant", pid}, {"reason", "kicked"}};
     out.mutations.push_back(put("participant", pid, participant_record(gone)));
     out.mutations.push_back(Mutation{"revoke_tokens", pid, json::object{}, false});
@@ -177,9 +182,7 @@ Outcome Room::release_slot_of(const std::string& participant, Outcome out) const
 
 Outcome Room::plan_slot(const Actor& actor, const Command& cmd) const {
   const auto& d = cmd.data;
-  Outcome out;
-  out.durable = true;
-  out.event_type = cmd.type;
+  Outcome out = durable(cmd.type);
   if (cmd.type == "slot.create") {
     Slot s;
     s.id = next_id("sl");
@@ -235,9 +238,7 @@ Outcome Room::plan_slot(const Actor& actor, const Command& cmd) const {
 
 Outcome Room::plan_song(const Command& cmd) const {
   const auto& d = cmd.data;
-  Outcome out;
-  out.durable = true;
-  out.event_type = cmd.type;
+  Outcome out = durable(cmd.type);
   static constexpr const char* kFields[] = {"title", "artist", "key", "bpm", "meter", "chordpro"};
   if (cmd.type == "song.create") {
     json::object song{{"id", next_id("sg")}};
@@ -269,9 +270,7 @@ Outcome Room::plan_song(const Command& cmd) const {
 
 Outcome Room::plan_setlist(const Command& cmd) const {
   const auto& d = cmd.data;
-  Outcome out;
-  out.durable = true;
-  out.event_type = cmd.type;
+  Outcome out = durable(cmd.type);
   if (cmd.type == "song.current") {
     std::string sl(d.at("setlist").as_string());
     const json::object* setlist = find_setlist(sl);
@@ -343,9 +342,7 @@ Outcome Room::plan_tempo(const Command& cmd, std::int64_t now_us) const {
     if (!tempo_.running) fail(ErrorCode::conflict, "the click is not running");
     next = apply_stop(tempo_, now_us, cfg_.tempo_lead_us);
   }
-  Outcome out;
-  out.durable = true;
-  out.event_type = "tempo.anchor";
+  Outcome out = durable("tempo.anchor");
   out.event_data = {{"tempo", to_json(next)}};
   out.mutations.push_back(put("meta", "tempo", to_json(next)));
   return out;
@@ -420,9 +417,7 @@ Outcome Room::plan_live(const Actor& actor, const Command& cmd, std::int64_t now
 // Presence changes share one shape: the stored participant, changed, as one durable event.
 Outcome Room::presence_change(const std::string& participant, const char* event_type, const Participant& next,
                               boost::json::object event_data) const {
-  Outcome out;
-  out.durable = true;
-  out.event_type = event_type;
+  Outcome out = durable(event_type);
   out.event_data = std::move(event_data);
   out.mutations.push_back(put("participant", next.id, participant_record(next)));
   if (!next.online && ptt_.count(participant)) out.mutations.push_back(Mutation{"ptt", participant, std::nullopt, true});

@@ -391,6 +391,20 @@ int verdict(const Results& r, const Options& o) {
   return 0;
 }
 
+// One measured run, printed, recorded and judged; a failure is reported with the server's log.
+int measure_and_report(const Options& o, const std::string& mode, const ServerUrl& md_url, const PathFor& path_for,
+                       const testing::RoomCodes& codes, const testing::DownbeatdProcess& server) {
+  try {
+    auto r = measure(o, mode, md_url, path_for, codes);
+    print(r, o);
+    write_json(r, o);
+    return verdict(r, o);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "drift: %s (server log: %s)\n", e.what(), server.log_path().c_str());
+    return 1;
+  }
+}
+
 // ---- loopback: per-client impaired paths in this process ---------------------------------------
 
 Impairment lan_profile(std::mt19937_64& rng) {
@@ -425,20 +439,11 @@ int run_loopback(const Options& o) {
   }
   auto guard = asio::make_work_guard(proxy_ioc);
   std::thread proxy_thread([&] { proxy_ioc.run(); });
-  int rc = 0;
-  try {
-    auto r = measure(o, "loopback, " + o.profile + " paths", md_url, [&](int i) {
-      ServerUrl u = md_url;
-      u.port = std::to_string(proxies[static_cast<std::size_t>(i)]->port());
-      return u;
-    }, codes);
-    print(r, o);
-    write_json(r, o);
-    rc = verdict(r, o);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "drift: %s (server log: %s)\n", e.what(), server.log_path().c_str());
-    rc = 1;
-  }
+  int rc = measure_and_report(o, "loopback, " + o.profile + " paths", md_url, [&](int i) {
+    ServerUrl u = md_url;
+    u.port = std::to_string(proxies[static_cast<std::size_t>(i)]->port());
+    return u;
+  }, codes, server);
   proxy_ioc.stop();
   proxy_thread.join();
   return rc;
@@ -520,20 +525,11 @@ int run_netns(const Options& o, const std::string& self) {
     return kSkip;
   }
   ::close(fd);
-  int rc = 0;
-  try {
-    auto url = *parse_server_url("http://" + subnet + "1:" + proxy_port);
-    char mode[160];
-    std::snprintf(mode, sizeof mode, "netns veth + userspace netem (%g ms ± %g ms each way, %g%% loss)", o.delay_ms, o.jitter_ms,
-                  o.loss * 100);
-    auto r = measure(o, mode, url, [&](int) { return url; }, codes);
-    print(r, o);
-    write_json(r, o);
-    rc = verdict(r, o);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "drift: %s (server log: %s)\n", e.what(), server.log_path().c_str());
-    rc = 1;
-  }
+  auto url = *parse_server_url("http://" + subnet + "1:" + proxy_port);
+  char mode[160];
+  std::snprintf(mode, sizeof mode, "netns veth + userspace netem (%g ms ± %g ms each way, %g%% loss)", o.delay_ms, o.jitter_ms,
+                o.loss * 100);
+  int rc = measure_and_report(o, mode, url, [&](int) { return url; }, codes, server);
   ::kill(proxy, SIGTERM);
   ::waitpid(proxy, nullptr, 0);
   return rc;
