@@ -1,5 +1,5 @@
 import { defineConfig } from 'vite';
-import { serviceWorker } from './scripts/sw-plugin';
+import { VitePWA } from 'vite-plugin-pwa';
 
 // `npm run dev` proxies the API and the socket to a running downbeatd (DOWNBEAT_URL,
 // default https://127.0.0.1:8443 with its self-signed certificate).
@@ -9,7 +9,25 @@ export default defineConfig({
   base: '/',
   esbuild: { jsx: 'automatic', jsxImportSource: 'preact' },
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2020', sourcemap: false, assetsInlineLimit: 0 },
-  plugins: [serviceWorker()],
+  plugins: [
+    // The service worker (Workbox, generated at build time) keeps the app shell so the page opens
+    // without the network; IndexedDB (src/persist.ts) keeps the last room state.
+    VitePWA({
+      strategies: 'generateSW',
+      registerType: 'autoUpdate',
+      injectRegister: null, // registered in src/main.tsx through virtual:pwa-register
+      manifest: false, // public/manifest.webmanifest is the manifest, linked from index.html
+      workbox: {
+        globPatterns: ['**/*.{js,css,html,svg,png,ico,webmanifest}'],
+        navigateFallback: 'index.html',
+        // The server's own endpoints are never answered from the cache.
+        navigateFallbackDenylist: [/^\/ws(\/|$|\?)/, /^\/auth\//, /^\/api\//, /^\/metrics(\/|$|\?)/, /^\/healthz(\/|$|\?)/, /^\/readyz(\/|$|\?)/],
+        cleanupOutdatedCaches: true,
+        clientsClaim: true,
+        skipWaiting: true,
+      },
+    }),
+  ],
   server: {
     proxy: {
       '/auth': { target, secure: false, changeOrigin: true },

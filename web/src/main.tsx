@@ -1,12 +1,11 @@
 import { render } from 'preact';
+import { registerSW } from 'virtual:pwa-register';
 import { App } from './ui/App';
 import './styles.css';
 
 render(<App />, document.getElementById('app')!);
 
-if ('serviceWorker' in navigator && import.meta.env.PROD) {
-  // The app shell stays available offline; a failure here only costs that.
-  window.addEventListener('load', () => {
-    navigator.serviceWorker.register('/sw.js', { scope: '/' }).catch((e) => console.warn('downbeat: service worker not registered', e));
-  });
+if (import.meta.env.PROD) {
+  // The app shell stays available offline (vite-plugin-pwa / Workbox); a failure here only costs that.
+  registerSW({ immediate: true, onRegisterError: (e) => console.warn('downbeat: service worker not registered', e) });
 }
