@@ -23,7 +23,7 @@ asan: deps
 	cmake --preset asan >/dev/null && cmake --build --preset asan -j $(JOBS) && ctest --preset asan -j $(JOBS)
 
 fuzz: deps
-	cmake --preset fuzz >/dev/null && cmake --build --preset fuzz -j $(JOBS)
+	cmake --preset fuzz >/dev/null && cmake --build build-fuzz -j $(JOBS) --target fuzz_frame fuzz_jwt
 
 clean:
 	rm -rf build build-asan build-release build-fuzz
