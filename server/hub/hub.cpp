@@ -344,7 +344,8 @@ void Hub::update_gauges() {
   for (auto& [id, rt] : rooms_) {
     double rtt = 0, jitter = 0, loss = 0, unc = 0;
     int n_rtt = 0, n_jit = 0, n_loss = 0, reports = 0;
-    for (const auto& [pid, h] : rt->room.health()) {
+    for (const auto& entry : rt->room.health()) {
+      const core::Health& h = entry.second;  // a named reference: clang 14 cannot capture structured bindings
       ++reports;
       auto num = [&](const char* k) -> std::optional<double> {
         if (const auto* v = h.report.if_contains(k); v && v->is_number()) return v->to_number<double>();
