@@ -88,6 +88,7 @@ void Hub::fanout(RoomRuntime& rt, const core::Outcome& out, std::int64_t seq, st
   std::vector<std::shared_ptr<Connection>> targets;
   for (auto& w : rt.conns)
     if (auto c = w.lock(); c && !c->closing) targets.push_back(std::move(c));
+  double delivered = 0;
   for (auto& c : targets) {
     bool deliver = true;
     switch (out.audience) {
@@ -103,8 +104,10 @@ void Hub::fanout(RoomRuntime& rt, const core::Outcome& out, std::int64_t seq, st
     }
     if (!deliver) continue;
     c->send(frame);
-    metrics_.inc("downbeat_frames_out_total", "type=\"" + out.event_type + "\"");
+    ++delivered;
   }
+  // One metrics update per event, not per recipient: this loop is the hot path of a big room.
+  if (delivered) metrics_.inc("downbeat_frames_out_total", "type=\"" + out.event_type + "\"", delivered);
   metrics_.fanout_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
 }
 
@@ -173,18 +176,18 @@ void Hub::attach(const std::shared_ptr<Connection>& conn, const Claims& claims, 
   conn->role = core::role_from_string(claims.role).value_or(core::Role::viewer);
   metrics_.inc("downbeat_connections_total");
   const core::Participant* p = rt->room.find_participant(claims.sub);
+  if (!p) {
+    conn->close(1008, "participant no longer exists: scan the QR code to join again");
+    return;
+  }
   try {
-    if (p && (!p->online || p->removed)) run(*rt, rt->room.plan_online(claims.sub), nullptr);
+    if (!p->online || p->removed) run(*rt, rt->room.plan_online(claims.sub), nullptr);
   } catch (const std::exception& e) {
     spdlog::error("presence.commit_failed room={} participant={} error={}", claims.room, claims.sub, e.what());
     conn->close(1011, "server could not record your arrival: try again");
     return;
   }
-  p = rt->room.find_participant(claims.sub);
-  if (!p) {
-    conn->close(1008, "participant no longer exists: scan the QR code to join again");
-    return;
-  }
+  p = rt->room.find_participant(claims.sub);  // the record as it is now, online
   rt->conns.push_back(conn);
   std::optional<std::vector<EventRow>> replay;
   if (since) replay = storage_.events_since(claims.room, *since, rt->room.seq());
