@@ -21,8 +21,15 @@ export type TempoCore = {
   count_in_bars: number; anchor: Anchor | null; rev: number;
 };
 export type Tempo = TempoCore & { prev?: TempoCore | null };
-export type PttState = { participant: string; talking: boolean; target: string | null };
-export type RoomInfo = { id: string; name: string; settings?: { self_claim?: boolean } };
+/** `to`: the participants the server resolved the target to (docs/voice.md); absent from older servers. */
+export type PttState = { participant: string; talking: boolean; target: string | null; to?: string[] };
+export type RoomSettings = { self_claim?: boolean; talk_all?: Role[] };
+export type RoomInfo = { id: string; name: string; settings?: RoomSettings };
+/** One peer connection as seen from the reporting end (metrics.report `links`). */
+export type LinkReport = {
+  peer: string; rtt_ms?: number; jitter_ms?: number; loss?: number; concealed?: number;
+  jitter_buffer_ms?: number; stalled?: boolean; path?: 'rtp' | 'dc';
+};
 export type CueColor = NonNullable<CommandMap['cue']['color']>;
 
 export type Snapshot = {
@@ -32,7 +39,7 @@ export type Snapshot = {
 };
 
 /** Data of each event type; a key missing here that the schema lists is a compile error. */
-export interface EventDataMap {
+interface BaseEventDataMap {
   hello: { protocol: number; server_time: number; participant: Participant | string; room: RoomInfo; resumed: boolean };
   snapshot: Snapshot;
   'time.pong': { t0: number; t1: number; t2: number };
@@ -56,8 +63,16 @@ export interface EventDataMap {
   'rtc.answer': { from: string; sdp: string };
   'rtc.ice': { from: string; candidate: Record<string, unknown> };
   'rtc.restart': { from: string };
-  'metrics.report': { participant: string; rtt_ms?: number; jitter_ms?: number; loss?: number; clock_uncertainty_ms?: number; clock_offset_ms?: number };
+  'metrics.report': {
+    participant: string; rtt_ms?: number; jitter_ms?: number; loss?: number; clock_uncertainty_ms?: number;
+    clock_offset_ms?: number; links?: LinkReport[];
+  };
 }
+/** Events that arrive with the voice protocol; typed as soon as the schema lists them. */
+interface VoiceEventDataMap {
+  'room.settings': { settings: RoomSettings };
+}
+export type EventDataMap = BaseEventDataMap & Pick<VoiceEventDataMap, Extract<keyof VoiceEventDataMap, EventType>>;
 // Compile-time check that EventDataMap covers exactly the schema's events.
 type _Missing = Exclude<EventType, keyof EventDataMap>;
 type _Extra = Exclude<keyof EventDataMap, EventType>;

@@ -95,4 +95,16 @@ describe('room state reducer', () => {
     const s = reduce(start, { type: 'metrics.report', data: { participant: 'p2', rtt_ms: 3.5 } }, 42);
     expect(s.metrics.p2).toMatchObject({ rtt_ms: 3.5, at: 42 });
   });
+
+  it('applies room.settings (who may talk to everyone) and keeps the rest of the settings', () => {
+    const s = reduce(start, { type: 'room.settings', seq: 11, data: { settings: { talk_all: ['musician'] } } } as never, 1);
+    expect(s.room?.settings).toEqual({ self_claim: false, talk_all: ['musician'] });
+  });
+
+  it('keeps who a talker talks to (ptt.state to) and drops them on release', () => {
+    let s = reduce(start, { type: 'ptt.state', data: { participant: 'p1', talking: true, target: 'all', to: ['p2'] } }, 1);
+    expect(s.ptt).toEqual([{ participant: 'p1', talking: true, target: 'all', to: ['p2'] }]);
+    s = reduce(s, { type: 'ptt.state', data: { participant: 'p1', talking: false, target: null, to: [] } }, 2);
+    expect(s.ptt).toEqual([]);
+  });
 });

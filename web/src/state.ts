@@ -1,11 +1,11 @@
 // Room state reducer: snapshot + events → the state every screen draws from. Pure functions.
 import type {
-  Participant, Slot, Song, Setlist, SongCurrent, Tempo, PttState, RoomInfo, ServerEvent, UnknownEvent,
+  Participant, Slot, Song, Setlist, SongCurrent, Tempo, PttState, RoomInfo, RoomSettings, ServerEvent, UnknownEvent, LinkReport,
 } from './model';
 import { EVENT_DURABLE, type EventType } from './protocol.gen';
 
 export type Cue = { from: string; text: string; color: string | null; group: string | null; at: number };
-export type PeerMetrics = { rtt_ms?: number; jitter_ms?: number; clock_uncertainty_ms?: number; at: number };
+export type PeerMetrics = { rtt_ms?: number; jitter_ms?: number; clock_uncertainty_ms?: number; links?: LinkReport[]; at: number };
 
 export type RoomState = {
   seq: number;
@@ -155,6 +155,10 @@ function applyEvent(state: RoomState, ev: ServerEvent, now: number): RoomState {
     }
     default: {
       const loose = ev as unknown as UnknownEvent;
+      if (loose.type === 'room.settings' && loose.data?.settings && typeof loose.data.settings === 'object') {
+        const settings = loose.data.settings as RoomSettings;
+        return state.room ? { ...state, room: { ...state.room, settings: { ...state.room.settings, ...settings } } } : state;
+      }
       // Forward compatible: a relayed metrics.report {participant, rtt_ms, …} feeds the health table.
       if (loose.type === 'metrics.report' && typeof loose.data?.participant === 'string') {
         const id = loose.data.participant as string;
