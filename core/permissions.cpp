@@ -36,6 +36,7 @@ constexpr std::array kTable{
     Entry{"rtc.ice",            true,  true,  true,  false},
     Entry{"rtc.restart",        true,  true,  true,  false},
     Entry{"metrics.report",     true,  true,  true,  true},
+    Entry{"room.settings",      true,  false, false, false},
     Entry{"participant.kick",   true,  false, false, false},
     Entry{"resync.request",     true,  true,  true,  true},
 };

@@ -112,9 +112,30 @@ json::object Room::participant_json(const Participant& p) const {
           {"slot", s ? json::value(s->id) : json::value(nullptr)}};
 }
 
-json::object Room::room_json() const {
-  return {{"id", id_}, {"name", name_}, {"settings", {{"self_claim", self_claim_}}}};
+json::object Room::settings_json() const {
+  json::array talk_all;
+  for (Role r : talk_all_) talk_all.push_back(json::value(to_string(r)));
+  return {{"self_claim", self_claim_}, {"talk_all", std::move(talk_all)}};
 }
+
+json::object Room::room_json() const { return {{"id", id_}, {"name", name_}, {"settings", settings_json()}}; }
+
+namespace {
+json::object ptt_state_json(const std::string& participant, const PttEntry* e) {
+  json::array to;
+  if (e)
+    for (const auto& id : e->to) to.push_back(json::value(id));
+  return {{"participant", participant},
+          {"talking", e != nullptr},
+          {"target", e ? json::value(e->target) : json::value(nullptr)},
+          {"to", std::move(to)}};
+}
+json::object ptt_record(const PttEntry& e) {
+  json::array to;
+  for (const auto& id : e.to) to.push_back(json::value(id));
+  return {{"target", e.target}, {"to", std::move(to)}};
+}
+}  // namespace
 
 json::object Room::snapshot() const {
   json::array participants, slots, songs, setlists, ptt;
@@ -123,7 +144,7 @@ json::object Room::snapshot() const {
   for (const auto& s : slots_) slots.push_back(slot_json(s));
   for (const auto& s : songs_) songs.push_back(s);
   for (const auto& s : setlists_) setlists.push_back(s);
-  for (const auto& [pid, target] : ptt_) ptt.push_back({{"participant", pid}, {"talking", true}, {"target", target}});
+  for (const auto& [pid, entry] : ptt_) ptt.push_back(ptt_state_json(pid, &entry));
   json::value current = nullptr;
   json::value active = nullptr;
   if (song_current_) {
@@ -151,6 +172,7 @@ Outcome Room::plan(const Actor& actor, const Command& cmd, std::int64_t now_us) 
   if (t == "song.create" || t == "song.update" || t == "song.delete") return plan_song(cmd);
   if (t.starts_with("setlist.") || t == "song.current") return plan_setlist(cmd);
   if (t.starts_with("tempo.")) return plan_tempo(cmd, now_us);
+  if (t == "room.settings") return plan_settings(cmd);
   if (t == "participant.kick") {
     std::string pid(cmd.data.at("participant").as_string());
     const Participant* p = find_participant(pid);
@@ -370,37 +392,17 @@ Outcome Room::plan_live(const Actor& actor, const Command& cmd, std::int64_t now
     }
     return out;
   }
-  if (t == "ptt.press") {
-    std::string target(d.at("target").as_string());
-    if (target == "all") {
-      if (actor.role != Role::md) fail(ErrorCode::forbidden, "only the MD may talk to everyone: talk to \"md\" or your group");
-    } else if (target != "md" &&
-               std::none_of(slots_.begin(), slots_.end(), [&](const Slot& s) { return s.group == target; })) {
-      fail(ErrorCode::not_found, "no talk group \"" + target + "\": use all, md or a slot's group");
-    }
-    out.event_type = "ptt.state";
-    out.event_data = {{"participant", actor.participant}, {"talking", true}, {"target", target}};
-    out.mutations.push_back(Mutation{"ptt", actor.participant, json::object{{"target", target}}, true});
-    return out;
-  }
+  if (t == "ptt.press") return plan_ptt_press(actor, cmd);
   if (t == "ptt.release") {
-    out.event_type = "ptt.state";
-    out.event_data = {{"participant", actor.participant}, {"talking", false}, {"target", nullptr}};
-    out.mutations.push_back(Mutation{"ptt", actor.participant, std::nullopt, true});
-    return out;
+    Outcome rel = plan_ptt_release(actor.participant);
+    // Releasing while not talking is harmless (a latch double-tap): tell the room anyway.
+    if (rel.event_type.empty()) {
+      rel.event_type = "ptt.state";
+      rel.event_data = ptt_state_json(actor.participant, nullptr);
+    }
+    return rel;
   }
-  if (t.starts_with("rtc.")) {
-    std::string to(d.at("to").as_string());
-    const Participant* p = find_participant(to);
-    if (!p || p->removed) fail(ErrorCode::not_found, "no participant " + to + " in this room");
-    if (!p->online) fail(ErrorCode::conflict, "participant " + to + " is offline");
-    out.event_data = d;
-    out.event_data.erase("to");
-    out.event_data["from"] = actor.participant;
-    out.audience = Audience::one;
-    out.target = to;
-    return out;
-  }
+  if (t.starts_with("rtc.")) return plan_rtc(actor, cmd);
   if (t == "metrics.report") {
     json::object report = d;
     out.mutations.push_back(Mutation{"health", actor.participant, json::object{{"report", report}, {"at", now_us}}, true});
@@ -410,6 +412,164 @@ Outcome Room::plan_live(const Actor& actor, const Command& cmd, std::int64_t now
     return out;
   }
   fail(ErrorCode::unsupported, "command " + t + " is not handled by the room");
+}
+
+// ---------------------------------------------------------------- talk, signalling, settings
+
+std::vector<std::string> Room::talk_recipients(const std::string& talker, const TalkTarget& target) const {
+  std::vector<std::string> out;
+  for (const auto& p : participants_) {
+    if (p.id == talker || !p.online || p.removed || !voice_role(p.role)) continue;
+    bool hears = false;
+    switch (target.kind) {
+      case TalkKind::all: hears = true; break;
+      case TalkKind::md: hears = p.role == Role::md; break;
+      case TalkKind::participant: hears = p.id == target.name; break;
+      case TalkKind::group: {
+        const Slot* s = slot_of(p.id);
+        hears = s && s->group == target.name;
+        break;
+      }
+    }
+    if (hears) out.push_back(p.id);
+  }
+  return out;
+}
+
+Outcome Room::plan_ptt_press(const Actor& actor, const Command& cmd) const {
+  std::string raw(cmd.data.at("target").as_string());
+  auto target = parse_talk_target(raw);
+  if (!target) fail(ErrorCode::bad_request, "talk target \"" + raw + "\" is not valid: use all, md, a talk group or @participant");
+  const Slot* own = slot_of(actor.participant);
+  switch (target->kind) {
+    case TalkKind::group:
+      if (std::none_of(slots_.begin(), slots_.end(), [&](const Slot& s) { return s.group == target->name; }))
+        fail(ErrorCode::not_found, "no talk group \"" + target->name + "\": use all, md or a slot's group");
+      break;
+    case TalkKind::participant: {
+      const Participant* p = find_participant(target->name);
+      if (!p || p->removed) fail(ErrorCode::not_found, "no participant " + target->name + " in this room");
+      if (p->id == actor.participant) fail(ErrorCode::bad_request, "you cannot talk to yourself: pick another target");
+      if (!voice_role(p->role)) fail(ErrorCode::bad_request, p->name + " is a stage display and has no voice: pick another target");
+      break;
+    }
+    default: break;
+  }
+  bool allowed = false;
+  switch (talk_rule(actor.role, target->kind)) {
+    case TalkRule::never: break;
+    case TalkRule::always: allowed = true; break;
+    case TalkRule::own_group: allowed = own && own->group == target->name; break;
+    case TalkRule::if_room_allows: allowed = std::find(talk_all_.begin(), talk_all_.end(), actor.role) != talk_all_.end(); break;
+  }
+  if (!allowed) {
+    std::string role(to_string(actor.role));
+    switch (target->kind) {
+      case TalkKind::all: fail(ErrorCode::forbidden, "only the MD may talk to everyone (the MD can allow it in the room settings): talk to \"md\" or your group");
+      case TalkKind::group:
+        fail(ErrorCode::forbidden, own && !own->group.empty()
+                                       ? "you may talk to your own group \"" + own->group + "\" or to \"md\", not to \"" + target->name + "\""
+                                       : "you are not in talk group \"" + target->name + "\": talk to \"md\"");
+      default: fail(ErrorCode::forbidden, "a " + role + " may not talk to one person: talk to \"md\" or your group");
+    }
+  }
+  PttEntry entry{raw, talk_recipients(actor.participant, *target)};
+  Outcome out;
+  out.event_type = "ptt.state";
+  out.event_data = ptt_state_json(actor.participant, &entry);
+  out.mutations.push_back(Mutation{"ptt", actor.participant, ptt_record(entry), true});
+  return out;
+}
+
+Outcome Room::plan_ptt_release(const std::string& participant) const {
+  Outcome out;
+  if (!ptt_.count(participant)) return out;
+  out.event_type = "ptt.state";
+  out.event_data = ptt_state_json(participant, nullptr);
+  out.mutations.push_back(Mutation{"ptt", participant, std::nullopt, true});
+  return out;
+}
+
+std::vector<Outcome> Room::plan_ptt_refresh() const {
+  std::vector<Outcome> outs;
+  for (const auto& [pid, entry] : ptt_) {
+    auto target = parse_talk_target(entry.target);
+    if (!target) continue;
+    PttEntry next{entry.target, talk_recipients(pid, *target)};
+    if (next.to == entry.to) continue;
+    Outcome out;
+    out.event_type = "ptt.state";
+    out.event_data = ptt_state_json(pid, &next);
+    out.mutations.push_back(Mutation{"ptt", pid, ptt_record(next), true});
+    outs.push_back(std::move(out));
+  }
+  return outs;
+}
+
+namespace {
+// Signalling is relayed, not parsed, but what is relayed must at least look like SDP / ICE.
+void check_signalling(const Command& cmd) {
+  const auto& d = cmd.data;
+  if (const auto* sdp = d.if_contains("sdp")) {
+    std::string_view s = sdp->as_string();
+    if (!s.starts_with("v=0")) fail(ErrorCode::bad_request, cmd.type + ": sdp is not a session description (must start with v=0)");
+    if (std::any_of(s.begin(), s.end(), [](char c) { return c == '\0'; }))
+      fail(ErrorCode::bad_request, cmd.type + ": sdp contains a NUL byte");
+  }
+  if (const auto* cand = d.if_contains("candidate")) {
+    const auto& c = cand->as_object();
+    for (const auto& [k, v] : c) {
+      if (k == "candidate" || k == "sdpMid" || k == "usernameFragment") {
+        if (!v.is_string() && !v.is_null()) fail(ErrorCode::bad_request, "rtc.ice: candidate." + std::string(k) + " must be a string");
+        if (v.is_string() && v.get_string().size() > 1024) fail(ErrorCode::too_large, "rtc.ice: candidate." + std::string(k) + " is longer than 1024 bytes");
+      } else if (k == "sdpMLineIndex") {
+        if (!v.is_null() && !(v.is_int64() && v.get_int64() >= 0 && v.get_int64() < 64) && !(v.is_uint64() && v.get_uint64() < 64))
+          fail(ErrorCode::bad_request, "rtc.ice: candidate.sdpMLineIndex must be an integer 0..63");
+      } else {
+        fail(ErrorCode::bad_request, "rtc.ice: unknown candidate field \"" + std::string(k) + "\" (candidate, sdpMid, sdpMLineIndex, usernameFragment)");
+      }
+    }
+    const auto* line = c.if_contains("candidate");
+    if (!line || !line->is_string()) fail(ErrorCode::bad_request, "rtc.ice: candidate.candidate is missing (empty string = end of candidates)");
+    std::string_view l = line->get_string();
+    if (!l.empty() && !l.starts_with("candidate:")) fail(ErrorCode::bad_request, "rtc.ice: candidate.candidate must start with \"candidate:\"");
+  }
+}
+}  // namespace
+
+Outcome Room::plan_rtc(const Actor& actor, const Command& cmd) const {
+  std::string to(cmd.data.at("to").as_string());
+  const Participant* p = find_participant(to);
+  if (!p || p->removed) fail(ErrorCode::not_found, "no participant " + to + " in this room");
+  if (to == actor.participant) fail(ErrorCode::bad_request, cmd.type + ": cannot signal to yourself");
+  if (!voice_role(p->role)) fail(ErrorCode::forbidden, cmd.type + ": " + to + " is a stage display and has no voice");
+  if (!p->online) fail(ErrorCode::conflict, "participant " + to + " is offline");
+  check_signalling(cmd);
+  Outcome out;
+  out.event_type = cmd.type;
+  out.event_data = cmd.data;
+  out.event_data.erase("to");
+  out.event_data["from"] = actor.participant;
+  out.audience = Audience::one;
+  out.target = to;
+  return out;
+}
+
+Outcome Room::plan_settings(const Command& cmd) const {
+  const auto& d = cmd.data;
+  json::object next = settings_json();
+  if (const auto* v = d.if_contains("self_claim")) next["self_claim"] = v->as_bool();
+  if (const auto* v = d.if_contains("talk_all")) {
+    json::array roles;
+    for (Role r : {Role::musician, Role::tech})  // one canonical order, no duplicates
+      if (std::any_of(v->as_array().begin(), v->as_array().end(), [&](const json::value& x) { return x.as_string() == to_string(r); }))
+        roles.push_back(json::value(to_string(r)));
+    next["talk_all"] = std::move(roles);
+  }
+  Outcome out = durable("room.settings");
+  out.event_data = {{"settings", next}};
+  out.mutations.push_back(put("meta", "settings", next));
+  return out;
 }
 
 // ---------------------------------------------------------------- presence
@@ -509,13 +669,25 @@ void Room::apply_mutation(const Mutation& m) {
     } else if (m.id == "tempo" && m.value) {
       tempo_ = tempo_from_json(*m.value);
     } else if (m.id == "settings" && m.value) {
-      if (const auto* v = m.value->if_contains("self_claim")) self_claim_ = v->as_bool();
+      if (const auto* v = m.value->if_contains("self_claim"); v && v->is_bool()) self_claim_ = v->as_bool();
+      if (const auto* v = m.value->if_contains("talk_all"); v && v->is_array()) {
+        talk_all_.clear();
+        for (const auto& r : v->get_array())
+          if (auto role = r.is_string() ? role_from_string(r.get_string()) : std::nullopt) talk_all_.push_back(*role);
+      }
     } else if (m.id == "room" && m.value) {
       name_ = str_or(*m.value, "name", name_);
     }
   } else if (m.kind == "ptt") {
-    if (m.value) ptt_[m.id] = str_or(*m.value, "target");
-    else ptt_.erase(m.id);
+    if (m.value) {
+      PttEntry e{str_or(*m.value, "target"), {}};
+      if (const auto* to = m.value->if_contains("to"); to && to->is_array())
+        for (const auto& v : to->get_array())
+          if (v.is_string()) e.to.emplace_back(v.get_string());
+      ptt_[m.id] = std::move(e);
+    } else {
+      ptt_.erase(m.id);
+    }
   } else if (m.kind == "health") {
     if (m.value) health_[m.id] = Health{m.value->at("report").as_object(), m.value->at("at").to_number<std::int64_t>()};
     else health_.erase(m.id);

@@ -12,6 +12,7 @@
 #include "core/errors.hpp"
 #include "core/frame.hpp"
 #include "core/permissions.hpp"
+#include "core/talk.hpp"
 #include "core/tempo.hpp"
 
 namespace downbeat::core {
@@ -73,6 +74,12 @@ struct RoomConfig {
   std::int64_t grace_us = 60'000'000;
 };
 
+// A participant who holds Talk: the target they chose and who hears it (resolved by the room).
+struct PttEntry {
+  std::string target;
+  std::vector<std::string> to;
+};
+
 struct Health {
   boost::json::object report;
   std::int64_t at = 0;
@@ -122,7 +129,14 @@ class Room {
   const std::optional<SongCurrent>& song_current() const { return song_current_; }
   const TempoState& tempo() const { return tempo_; }
   bool self_claim() const { return self_claim_; }
-  const std::map<std::string, std::string>& ptt() const { return ptt_; }
+  const std::vector<Role>& talk_all() const { return talk_all_; }
+  const std::map<std::string, PttEntry>& ptt() const { return ptt_; }
+  // The participants who hear `talker` talking to `target` now: online, voice roles, not the talker.
+  std::vector<std::string> talk_recipients(const std::string& talker, const TalkTarget& target) const;
+  // ptt.state for every talker whose recipients changed (someone came online, a slot moved).
+  std::vector<Outcome> plan_ptt_refresh() const;
+  // Releases a talker for everyone (their connection closed); an empty outcome if not talking.
+  Outcome plan_ptt_release(const std::string& participant) const;
   const std::map<std::string, Health>& health() const { return health_; }
 
  private:
@@ -132,6 +146,10 @@ class Room {
   Outcome plan_setlist(const Command& cmd) const;
   Outcome plan_tempo(const Command& cmd, std::int64_t now_us) const;
   Outcome plan_live(const Actor& actor, const Command& cmd, std::int64_t now_us) const;
+  Outcome plan_ptt_press(const Actor& actor, const Command& cmd) const;
+  Outcome plan_rtc(const Actor& actor, const Command& cmd) const;
+  Outcome plan_settings(const Command& cmd) const;
+  boost::json::object settings_json() const;
   Outcome release_slot_of(const std::string& participant, Outcome out) const;
   Outcome presence_change(const std::string& participant, const char* event_type, const Participant& next,
                           boost::json::object event_data) const;
@@ -142,13 +160,14 @@ class Room {
   RoomConfig cfg_;
   std::int64_t seq_ = 0;
   bool self_claim_ = true;
+  std::vector<Role> talk_all_;  // roles besides the MD that may talk to "all"
   std::vector<Participant> participants_;
   std::vector<Slot> slots_;
   std::vector<boost::json::object> songs_;
   std::vector<boost::json::object> setlists_;
   std::optional<SongCurrent> song_current_;
   TempoState tempo_;
-  std::map<std::string, std::string> ptt_;  // participant -> talk target (live only)
+  std::map<std::string, PttEntry> ptt_;     // participant -> what they are talking to (live only)
   std::map<std::string, Health> health_;    // participant -> last metrics.report (live only)
 };
 

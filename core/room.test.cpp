@@ -177,23 +177,88 @@ TEST_F(RoomTest, CueToAGroupIsAddressed) {
   EXPECT_EQ(out.event_data.at("from").as_string(), "md1");
 }
 
-TEST_F(RoomTest, PttTargetsAreChecked) {
-  new_slot("Keys");  // group "band"
+TEST_F(RoomTest, PttTargetsFollowTheTalkTableAndTheSlotPlan) {
+  add("te1", Role::tech);
+  add("vw1", Role::viewer);
+  auto keys = new_slot("Keys");  // group "band"
+  auto vox = cmd("md1", "slot.create", {{"name", "Vox"}, {"group", "vocals"}}).event_data.at("slot").at("id").as_string();
+  cmd("md1", "slot.assign", {{"slot", keys}, {"participant", "mu1"}});
+  cmd("md1", "slot.assign", {{"slot", std::string(vox)}, {"participant", "mu2"}});
+
   EXPECT_EQ(fails("mu1", "ptt.press", {{"target", "all"}}), ErrorCode::forbidden);
   EXPECT_EQ(fails("mu1", "ptt.press", {{"target", "nosuchgroup"}}), ErrorCode::not_found);
-  cmd("mu1", "ptt.press", {{"target", "band"}});
-  EXPECT_EQ(room_.ptt().at("mu1"), "band");
+  EXPECT_EQ(fails("mu1", "ptt.press", {{"target", "vocals"}}), ErrorCode::forbidden) << "not the musician's own group";
+  EXPECT_EQ(fails("mu1", "ptt.press", {{"target", "@mu2"}}), ErrorCode::forbidden) << "musicians do not talk to one person";
+  EXPECT_EQ(fails("md1", "ptt.press", {{"target", "@nobody"}}), ErrorCode::not_found);
+  EXPECT_EQ(fails("md1", "ptt.press", {{"target", "@vw1"}}), ErrorCode::bad_request) << "a stage display has no voice";
+  EXPECT_EQ(fails("md1", "ptt.press", {{"target", "@md1"}}), ErrorCode::bad_request);
+  EXPECT_EQ(fails("vw1", "ptt.press", {{"target", "md"}}), ErrorCode::forbidden);
+
+  auto out = cmd("mu1", "ptt.press", {{"target", "band"}});
+  EXPECT_EQ(room_.ptt().at("mu1").target, "band");
+  EXPECT_TRUE(room_.ptt().at("mu1").to.empty()) << "mu1 is alone in band";
+  out = cmd("mu1", "ptt.press", {{"target", "md"}});
+  EXPECT_EQ(json::serialize(out.event_data.at("to")), R"(["md1"])");
+  out = cmd("md1", "ptt.press", {{"target", "all"}});
+  EXPECT_EQ(json::serialize(out.event_data.at("to")), R"(["mu1","mu2","te1"])") << "everyone with a voice but the talker";
+  out = cmd("md1", "ptt.press", {{"target", "vocals"}});
+  EXPECT_EQ(json::serialize(out.event_data.at("to")), R"(["mu2"])");
+  out = cmd("te1", "ptt.press", {{"target", "@mu1"}});
+  EXPECT_EQ(json::serialize(out.event_data.at("to")), R"(["mu1"])");
   cmd("mu1", "ptt.release", {});
-  EXPECT_TRUE(room_.ptt().empty());
+  EXPECT_FALSE(room_.ptt().count("mu1"));
+  EXPECT_EQ(room_.snapshot().at("ptt").as_array().size(), 2u);
+}
+
+TEST_F(RoomTest, TalkToAllForOthersIsARoomSetting) {
+  add("te1", Role::tech);
+  EXPECT_EQ(fails("te1", "ptt.press", {{"target", "all"}}), ErrorCode::forbidden);
+  EXPECT_EQ(fails("mu1", "room.settings", {{"talk_all", json::array{"musician"}}}), ErrorCode::forbidden);
+  auto out = cmd("md1", "room.settings", {{"talk_all", json::array{"tech", "tech"}}});
+  EXPECT_TRUE(out.durable);
+  EXPECT_EQ(json::serialize(out.event_data.at("settings")), R"({"self_claim":true,"talk_all":["tech"]})");
+  cmd("te1", "ptt.press", {{"target", "all"}});
+  EXPECT_EQ(fails("mu1", "ptt.press", {{"target", "all"}}), ErrorCode::forbidden);
+  cmd("md1", "room.settings", {{"self_claim", false}});
+  EXPECT_EQ(json::serialize(room_.room_json().at("settings")), R"({"self_claim":false,"talk_all":["tech"]})") << "a partial update keeps the rest";
+}
+
+TEST_F(RoomTest, ListenersAreRefreshedWhenSomebodyComesOnlineOrChangesGroup) {
+  auto keys = new_slot("Keys");
+  cmd("md1", "ptt.press", {{"target", "band"}});
+  EXPECT_TRUE(room_.plan_ptt_refresh().empty());
+  cmd("md1", "slot.assign", {{"slot", keys}, {"participant", "mu2"}});
+  auto refresh = room_.plan_ptt_refresh();
+  ASSERT_EQ(refresh.size(), 1u);
+  EXPECT_EQ(json::serialize(refresh[0].event_data.at("to")), R"(["mu2"])");
+  run(refresh[0]);
+  EXPECT_TRUE(room_.plan_ptt_refresh().empty());
+  auto rel = room_.plan_ptt_release("md1");
+  EXPECT_EQ(rel.event_type, "ptt.state");
+  EXPECT_FALSE(rel.event_data.at("talking").as_bool());
+  run(rel);
+  EXPECT_TRUE(room_.plan_ptt_release("md1").event_type.empty()) << "releasing twice sends nothing";
 }
 
 TEST_F(RoomTest, RtcIsRelayedOnlyToItsTarget) {
-  auto out = cmd("mu1", "rtc.offer", {{"to", "md1"}, {"sdp", "v=0"}});
+  add("vw1", Role::viewer);
+  const std::string sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n";
+  auto out = cmd("mu1", "rtc.offer", {{"to", "md1"}, {"sdp", sdp}});
   EXPECT_EQ(out.audience, Audience::one);
   EXPECT_EQ(out.target, "md1");
   EXPECT_EQ(out.event_data.at("from").as_string(), "mu1");
   EXPECT_FALSE(out.event_data.contains("to"));
-  EXPECT_EQ(fails("mu1", "rtc.offer", {{"to", "pnobody"}, {"sdp", "v=0"}}), ErrorCode::not_found);
+  EXPECT_EQ(fails("mu1", "rtc.offer", {{"to", "pnobody"}, {"sdp", sdp}}), ErrorCode::not_found);
+  EXPECT_EQ(fails("mu1", "rtc.offer", {{"to", "vw1"}, {"sdp", sdp}}), ErrorCode::forbidden);
+  EXPECT_EQ(fails("mu1", "rtc.offer", {{"to", "mu1"}, {"sdp", sdp}}), ErrorCode::bad_request);
+  EXPECT_EQ(fails("mu1", "rtc.answer", {{"to", "md1"}, {"sdp", "hello"}}), ErrorCode::bad_request);
+  EXPECT_EQ(fails("mu1", "rtc.offer", {{"to", "md1"}, {"sdp", std::string(17000, 'v')}}), ErrorCode::bad_request) << "the schema's 16 KiB limit";
+  cmd("mu1", "rtc.ice", {{"to", "md1"}, {"candidate", {{"candidate", "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host"}, {"sdpMid", "0"}, {"sdpMLineIndex", 0}}}});
+  cmd("mu1", "rtc.ice", {{"to", "md1"}, {"candidate", {{"candidate", ""}}}});
+  EXPECT_EQ(fails("mu1", "rtc.ice", {{"to", "md1"}, {"candidate", {{"candidate", "rm -rf /"}}}}), ErrorCode::bad_request);
+  EXPECT_EQ(fails("mu1", "rtc.ice", {{"to", "md1"}, {"candidate", {{"sdpMid", "0"}}}}), ErrorCode::bad_request);
+  EXPECT_EQ(fails("mu1", "rtc.ice", {{"to", "md1"}, {"candidate", {{"candidate", ""}, {"evil", 1}}}}), ErrorCode::bad_request);
+  EXPECT_EQ(fails("mu1", "rtc.ice", {{"to", "md1"}, {"candidate", {{"candidate", "candidate:" + std::string(2000, 'x')}}}}), ErrorCode::too_large);
 }
 
 TEST_F(RoomTest, SnapshotRoundTripsThroughStoredRecords) {

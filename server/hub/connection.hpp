@@ -27,6 +27,10 @@ class Connection {
   core::TokenBucket frames{50, 100};
   // Refused frames drain this one; when it is empty the client is flooding, not bursting.
   core::TokenBucket refusals{10, 200};
+  // Signalling comes in bursts (an offer and its candidates); talk presses do not.
+  core::TokenBucket rtc{50, 200};
+  core::TokenBucket ptt{4, 10};
+  bool talking = false;  // this connection holds Talk: released for everyone when it closes
   bool closing = false;
 };
 

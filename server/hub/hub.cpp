@@ -115,6 +115,16 @@ void Hub::run(RoomRuntime& rt, const core::Outcome& out, const Connection* sende
   std::int64_t now = now_us();
   std::int64_t seq = commit(rt, out, now);
   fanout(rt, out, seq, now, sender);
+  if (out.durable) refresh_talkers(rt);
+}
+
+void Hub::refresh_talkers(RoomRuntime& rt) {
+  if (rt.room.ptt().empty()) return;
+  std::int64_t now = now_us();
+  for (const auto& out : rt.room.plan_ptt_refresh()) {
+    rt.room.apply(out, 0);  // live only: nothing to store
+    fanout(rt, out, 0, now, nullptr);
+  }
 }
 
 void Hub::send_json(Connection& conn, const json::object& msg) {
@@ -227,6 +237,15 @@ void Hub::detach(Connection& conn) {
     return c && c->participant == conn.participant;
   });
   spdlog::info("connection.close room={} participant={} address={}", conn.room, conn.participant, conn.address);
+  if (conn.talking) {
+    // A talker whose page closed or whose link dropped is released for everyone at once.
+    conn.talking = false;
+    auto release = rt.room.plan_ptt_release(conn.participant);
+    if (!release.event_type.empty()) {
+      spdlog::info("ptt.released room={} participant={} reason=disconnect", conn.room, conn.participant);
+      run(rt, release, nullptr);
+    }
+  }
   const core::Participant* p = rt.room.find_participant(conn.participant);
   if (still_here || !p || !p->online) return;
   try {
@@ -240,24 +259,42 @@ void Hub::on_binary_frame(Connection& conn) {
   send_error(conn, std::nullopt, ErrorCode::bad_request, "binary frames are not supported: send JSON text frames");
 }
 
+bool Hub::rate_limited(Connection& conn, const std::optional<std::string>& re, std::string_view type, std::int64_t now) {
+  const char* limit = nullptr;
+  std::string message;
+  if (!conn.frames.try_take(now)) {
+    limit = "frames";
+    message = "too many messages: slow down (at most 50 per second)";
+  } else if (type.starts_with("rtc.") && !conn.rtc.try_take(now)) {
+    limit = "rtc";
+    message = std::string(type) + ": too much signalling (at most 50 per second): wait a moment";
+  } else if (type == "ptt.press" && !conn.ptt.try_take(now)) {
+    limit = "ptt";
+    message = "ptt.press: too many talk presses (at most 4 per second): hold Talk instead of tapping";
+  } else {
+    return false;
+  }
+  metrics_.inc("downbeat_rate_limited_total", std::string("limit=\"") + limit + "\"");
+  if (!conn.refusals.try_take(now)) {
+    spdlog::warn("connection.flooding room={} participant={} address={} limit={}", conn.room, conn.participant, conn.address, limit);
+    conn.close(1008, "flooding: too many frames per second");
+    return true;
+  }
+  // The refusal names the command, so the client knows which one failed (exactly one reply each).
+  send_error(conn, re, ErrorCode::rate_limited, message);
+  return true;
+}
+
 void Hub::on_frame(Connection& conn, std::string_view text, std::int64_t received_us) {
   std::int64_t now = now_us();
-  if (!conn.frames.try_take(now)) {
-    metrics_.inc("downbeat_rate_limited_total", "limit=\"frames\"");
-    if (!conn.refusals.try_take(now)) {
-      spdlog::warn("connection.flooding room={} participant={} address={}", conn.room, conn.participant, conn.address);
-      conn.close(1008, "flooding: too many frames per second");
-      return;
-    }
-    send_error(conn, std::nullopt, ErrorCode::rate_limited, "too many messages: slow down (at most 50 per second)");
-    return;
-  }
   auto parsed = core::parse_frame(text, schema_);
   if (parsed.error) {
+    if (rate_limited(conn, parsed.error->re, "", now)) return;
     metrics_.inc("downbeat_frames_in_total", "type=\"invalid\"");
     send_error(conn, parsed.error->re, parsed.error->code, parsed.error->message);
     return;
   }
+  if (rate_limited(conn, parsed.command->id, parsed.command->type, now)) return;
   core::Command& cmd = *parsed.command;
   metrics_.inc("downbeat_frames_in_total", "type=\"" + cmd.type + "\"");
   auto it = rooms_.find(conn.room);
@@ -294,7 +331,10 @@ void Hub::on_frame(Connection& conn, std::string_view text, std::int64_t receive
   json::object ack{{"type", "ack"}, {"re", cmd.id}};
   if (out.durable) ack["seq"] = seq;
   send_json(conn, ack);
+  if (cmd.type == "ptt.press") conn.talking = true;
+  if (cmd.type == "ptt.release") conn.talking = false;
   fanout(rt, out, seq, now, &conn);
+  if (out.durable) refresh_talkers(rt);
   if (out.durable) spdlog::info("command.applied room={} participant={} type={} seq={}", conn.room, conn.participant, cmd.type, seq);
 
   for (const auto& pid : out.disconnect)

@@ -83,6 +83,9 @@ class Hub {
   std::int64_t commit(RoomRuntime& rt, const core::Outcome& out, std::int64_t now);
   void fanout(RoomRuntime& rt, const core::Outcome& out, std::int64_t seq, std::int64_t ts, const Connection* sender);
   void run(RoomRuntime& rt, const core::Outcome& out, const Connection* sender);
+  // Re-sends ptt.state for talkers whose listeners changed (after presence or slot changes).
+  void refresh_talkers(RoomRuntime& rt);
+  bool rate_limited(Connection& conn, const std::optional<std::string>& re, std::string_view type, std::int64_t now);
   void send_json(Connection& conn, const boost::json::object& msg);
   void send_error(Connection& conn, const std::optional<std::string>& re, core::ErrorCode code, const std::string& message);
   boost::json::object snapshot_msg(const RoomRuntime& rt);
