@@ -16,6 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   static Room room = [] {
     Room r("r1", "Fuzz");
     r.apply_mutation(Mutation{"participant", "p1", Room::participant_record(Participant{"p1", "MD", "dev00001", Role::md, true, 0, false, false}), false});
+    // A second voice participant, so rtc.* reaches the signalling checks instead of stopping at "yourself".
+    r.apply_mutation(Mutation{"participant", "p2", Room::participant_record(Participant{"p2", "Keys", "dev00002", Role::musician, true, 0, false, false}), false});
     return r;
   }();
   try {

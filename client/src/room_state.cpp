@@ -32,9 +32,9 @@ void upsert(json::array& list, const json::object& obj, std::string_view key = "
   }
 }
 
-void erase(json::array& list, std::string_view id) {
+void erase(json::array& list, std::string_view id, std::string_view key = "id") {
   for (auto it = list.begin(); it != list.end(); ++it) {
-    if (id_of(*it) == id) {
+    if (id_of(*it, key) == id) {
       list.erase(it);
       return;
     }
@@ -137,7 +137,12 @@ bool RoomState::apply_event(std::string_view type, const json::object& data) {
     if (tempo && next.rev < tempo->rev) return false;
     tempo = std::move(next);
   } else if (type == "ptt.state") {
-    upsert(ptt, data, "participant");
+    // Like the snapshot's ptt: only who is talking now.
+    const auto* talking = data.if_contains("talking");
+    if (talking && talking->is_bool() && talking->as_bool()) upsert(ptt, data, "participant");
+    else erase(ptt, string_at(data, "participant"), "participant");
+  } else if (type == "room.settings") {
+    if (auto* st = object_at(data, "settings")) room["settings"] = *st;
   } else {
     return false;
   }

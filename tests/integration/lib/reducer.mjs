@@ -35,6 +35,7 @@ export function reduce(state, msg) {
       break;
     case 'song.current': s.song_current = d; s.active_setlist = d.setlist; break;
     case 'tempo.anchor': s.tempo = d.tempo; break;
+    case 'room.settings': s.room = { ...s.room, settings: d.settings }; break;
     default: return s;
   }
   syncParticipantSlots();
