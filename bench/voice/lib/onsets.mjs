@@ -1,0 +1,111 @@
+// Onsets of tone bursts in a recorded channel, and their pairing between "spoken" (left) and
+// "heard" (right). Both channels come from one PulseAudio monitor stream: one sample clock.
+
+const ms = (n, rate) => Math.round((n / 1000) * rate);
+
+// Trailing max of |x| over ~1 ms: catches the peak of a 1 kHz cycle; its rise is the onset.
+export function envelope(x, rate) {
+  const w = Math.max(1, ms(1, rate));
+  const m = new Float32Array(x.length);
+  // Monotonic deque of indices for the sliding max.
+  const dq = new Int32Array(x.length);
+  let head = 0, tail = 0;
+  for (let i = 0; i < x.length; i++) {
+    const a = Math.abs(x[i]);
+    while (tail > head && Math.abs(x[dq[tail - 1]]) <= a) tail--;
+    dq[tail++] = i;
+    if (dq[head] <= i - w) head++;
+    m[i] = Math.abs(x[dq[head]]);
+  }
+  return m;
+}
+
+export function percentile(sorted, p) {
+  if (!sorted.length) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.round((p / 100) * (sorted.length - 1))));
+  return sorted[i];
+}
+
+function levels(m) {
+  // A strided sample of the envelope is enough for robust levels of a long recording.
+  const step = Math.max(1, Math.floor(m.length / 200_000));
+  const s = [];
+  for (let i = 0; i < m.length; i += step) s.push(m[i]);
+  s.sort((a, b) => a - b);
+  return { floor: percentile(s, 50), peak: percentile(s, 99) };
+}
+
+// Burst onsets (sample indices). A burst triggers at max(10 × noise floor, 15 % of the channel's
+// loud level); its onset is the first sample, at most 20 ms earlier, that reaches 10 % of that
+// burst's own peak — so a gain change (AGC, codec) does not move the onset.
+export function findOnsets(x, rate, { holdoffMs = 150, minAbs = 0.004 } = {}) {
+  const m = envelope(x, rate);
+  const { floor, peak } = levels(m);
+  const trig = Math.max(10 * floor, 0.15 * peak, minAbs);
+  const onsets = [];
+  const back = ms(20, rate), fwd = ms(40, rate), hold = ms(holdoffMs, rate);
+  let last = -Infinity;
+  for (let i = 0; i < m.length; i++) {
+    if (m[i] < trig || i < last + hold) continue;
+    let pk = 0;
+    for (let k = i; k < Math.min(m.length, i + fwd); k++) pk = Math.max(pk, m[k]);
+    const lo = 0.1 * pk;
+    let j = Math.max(0, i - back, last + hold);
+    while (j < i && Math.abs(x[j]) < lo) j++;
+    onsets.push(j);
+    last = j;
+    i = j + hold - 1;
+  }
+  return { onsets, floor, peak, trig };
+}
+
+// Each spoken onset takes the first heard onset after it, within maxLatencyMs and before the
+// next spoken onset's own window; heard onsets left over are "spurious".
+export function pair(spoken, heard, rate, { minLatencyMs = 1, maxLatencyMs = 350 } = {}) {
+  const pairs = [];
+  const used = new Set();
+  let j = 0;
+  for (let i = 0; i < spoken.length; i++) {
+    const s = spoken[i];
+    const lo = s + ms(minLatencyMs, rate), hi = s + ms(maxLatencyMs, rate);
+    while (j < heard.length && heard[j] < lo) j++;
+    if (j < heard.length && heard[j] <= hi && (i + 1 >= spoken.length || heard[j] < spoken[i + 1] + ms(minLatencyMs, rate))) {
+      pairs.push({ spoken: s, heard: heard[j], ms: ((heard[j] - s) / rate) * 1000 });
+      used.add(j);
+      j++;
+    } else {
+      pairs.push({ spoken: s, heard: null, ms: null });
+    }
+  }
+  return { pairs, spurious: heard.length - used.size };
+}
+
+export function summary(values) {
+  const v = values.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return { n: 0 };
+  const mean = v.reduce((a, b) => a + b, 0) / v.length;
+  const r = (x) => Math.round(x * 10) / 10;
+  return { n: v.length, min: r(v[0]), p50: r(percentile(v, 50)), p95: r(percentile(v, 95)), max: r(v[v.length - 1]), mean: r(mean) };
+}
+
+// First sample at or after `from` where the channel is audible for ≥ 20 ms in a row
+// (envelope above thr, gaps shorter than 5 ms allowed): "first audible sample".
+export function firstAudible(m, rate, from, to, thr) {
+  const need = ms(20, rate), gap = ms(5, rate);
+  let start = -1, quiet = 0;
+  for (let i = Math.max(0, from); i < Math.min(m.length, to); i++) {
+    if (m[i] >= thr) {
+      if (start < 0) start = i;
+      quiet = 0;
+      if (i - start >= need) return start;
+    } else if (start >= 0 && ++quiet > gap) { start = -1; quiet = 0; }
+  }
+  return -1;
+}
+
+// Fraction of [from, to) that is audible: used to check "nothing heard while nobody talks".
+export function audibleFraction(m, from, to, thr) {
+  let n = 0, a = 0;
+  for (let i = Math.max(0, from); i < Math.min(m.length, to); i++) { n++; if (m[i] >= thr) a++; }
+  return n ? a / n : 0;
+}
