@@ -30,7 +30,7 @@ export type PacketHeader = {
 
 export type Packet = PacketHeader & { payload: Uint8Array };
 
-export function encode_packet(h: PacketHeader, payload: Uint8Array): Uint8Array {
+export function encode_packet(h: PacketHeader, payload: Uint8Array): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(HEADER_BYTES + payload.byteLength);
   const v = new DataView(out.buffer);
   v.setUint8(0, (VERSION << 4) | (h.codec === 'opus' ? CODEC_OPUS : CODEC_PCM));

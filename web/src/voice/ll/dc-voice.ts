@@ -1,0 +1,315 @@
+// The low-latency voice path: talk over the mesh's unordered, no-retransmit RTCDataChannel
+// (negotiated id 0, label `voice`), captured and played by AudioWorklets with a few ms of buffer.
+// It runs beside the RTP path; the mesh picks one with `__downbeat.voice.setPath('rtp' | 'dc')`.
+//
+//   const dc = new DcVoice(ctx, { codec: 'pcm' });   // loads the worklets on `ctx`
+//   await dc.start(micStream);                        // capture (once; a listener without a mic skips it)
+//   mixerInput(peer, dc.addPeer(peer, pc_dataChannel)); // per peer connection: that talker's output node
+//   dc.setSending(channelsOfTo);                      // on PTT / ptt.state: [] = not sending
+//   dc.removePeer(peer);                              // peer gone
+//   dc.stats(peer)                                    // for metrics.report links
+//
+// Sending: the capture worklet posts each 128-frame quantum while sending; PCM sends it as one
+// packet (int16, 268 bytes, ~800 kbit/s at 48 kHz), Opus feeds WebCodecs' AudioEncoder
+// (`frameMs` frames) and sends each chunk. Every packet is packet.ts's 12-byte header + payload;
+// a talk ends with an empty packet flagged `last`. A channel with more than `maxQueuedBytes`
+// waiting is skipped: late audio is worth nothing.
+// Receiving: per peer, packets are unwrapped (sequence, timestamp), counted, decoded (Opus:
+// AudioDecoder, which exposes neither PLC nor FEC, so loss is concealed in the worklet) and
+// posted to that peer's playout worklet.
+
+import { decode_packet, encode_packet, pcm_decode, pcm_encode, SeqTracker, Unwrapper, type Codec } from './packet';
+import type { CaptureMsg, PlayoutIn, PlayoutStats } from './ll.worklet';
+import workletUrl from './ll.worklet.ts?worker&url';
+
+export type DcVoiceOptions = {
+  codec?: Codec; // default 'pcm'
+  frameMs?: 2.5 | 5 | 10; // Opus frame; default 5
+  bitrate?: number; // Opus; default 48000
+  targetBufferMs?: number; // starting jitter-buffer target; default 5
+  maxBufferMs?: number; // the target never grows beyond; default 40
+  maxQueuedBytes?: number; // default 16 KiB
+};
+
+export type DcPeerStats = {
+  bufferMs: number; // buffered now
+  targetMs: number; // jitter-buffer target now: margin + jitter + boost after underruns
+  jitterMs: number; // arrival jitter (95th percentile above the fastest packet of the talk)
+  underruns: number;
+  late: number; // packets dropped for arriving after their playout time
+  received: number;
+  lost: number; // from sequence numbers, per talk
+  concealed: number; // output frames made up (loss, underruns)
+  played: number; // output frames during talks (concealed / played = concealment ratio)
+  skips: number; // jumps ahead after a stall
+  talks: number;
+  decodeMs: number | null; // Opus: decode() → output, mean
+  // Same-clock latency (capture graph frame → playout graph frame), mean and max over the last
+  // 100 ms report; meaningful only when sender and receiver share one AudioContext (tests).
+  clockLatencyMs: number | null;
+  clockLatencyMaxMs: number | null;
+};
+
+const OPUS_RATE = 48000;
+// The decoder gets no OpusHead, so it does not drop the encoder's lookahead (libopus: 312 frames at
+// 48 kHz, measured: the impulse comes out 312 frames late): decoded audio is placed that much later.
+const OPUS_PRESKIP = 312;
+const moduleLoads = new WeakMap<BaseAudioContext, Promise<void>>();
+
+function load_worklet(ctx: BaseAudioContext): Promise<void> {
+  let p = moduleLoads.get(ctx);
+  if (!p) { p = ctx.audioWorklet.addModule(workletUrl); moduleLoads.set(ctx, p); }
+  return p;
+}
+
+type Peer = {
+  channel: RTCDataChannel;
+  out: GainNode;
+  node: AudioWorkletNode | null;
+  onMessage: (e: MessageEvent) => void;
+  seq: SeqTracker;
+  ts: Unwrapper;
+  talk: number;
+  decoder: AudioDecoder | null;
+  decoderBase: number; // stream position of the decoder's timestamp 0
+  worklet: PlayoutStats | null;
+  closed: boolean;
+  decodeStarted: number[]; // performance.now() of pending decodes
+  decodeMs: number | null;
+};
+
+export class DcVoice {
+  /** AudioWorklet everywhere; for Opus also WebCodecs (check `opus_supported` for the config). */
+  static supported(codec: Codec = 'pcm'): boolean {
+    if (typeof AudioWorkletNode !== 'function') return false;
+    return codec === 'pcm' || (typeof AudioEncoder === 'function' && typeof AudioDecoder === 'function');
+  }
+
+  static async opus_supported(ctxRate: number, frameMs: number = 5): Promise<boolean> {
+    if (!DcVoice.supported('opus')) return false;
+    try {
+      const e = await AudioEncoder.isConfigSupported(DcVoice.encoder_config(ctxRate, frameMs, 48000));
+      const d = await AudioDecoder.isConfigSupported({ codec: 'opus', sampleRate: OPUS_RATE, numberOfChannels: 1 });
+      return !!e.supported && !!d.supported;
+    } catch { return false; }
+  }
+
+  private static encoder_config(rate: number, frameMs: number, bitrate: number): AudioEncoderConfig {
+    return {
+      codec: 'opus', sampleRate: rate, numberOfChannels: 1, bitrate,
+      opus: { frameDuration: frameMs * 1000, complexity: 5, useinbandfec: false, usedtx: false, packetlossperc: 0 },
+    } as AudioEncoderConfig;
+  }
+
+  readonly codec: Codec;
+  private readonly opts: Required<DcVoiceOptions>;
+  private readonly ready: Promise<void>;
+  private capture: AudioWorkletNode | null = null;
+  private source: MediaStreamAudioSourceNode | null = null;
+  private sendTo: RTCDataChannel[] = [];
+  private sending = false;
+  private talk = 0;
+  private readonly seqs = new WeakMap<RTCDataChannel, number>();
+  private encoder: AudioEncoder | null = null;
+  private firstChunk = false;
+  private readonly peers = new Map<string, Peer>();
+  /** Packets sent / skipped because a channel was backed up (all channels together). */
+  readonly sent = { packets: 0, skipped: 0, bytes: 0, encoderHoldMs: null as number | null };
+  private fedTo = 0; // Opus: end (graph frame) of the last quantum given to the encoder
+
+  constructor(private readonly ctx: AudioContext, opts: DcVoiceOptions = {}) {
+    this.opts = { codec: 'pcm', frameMs: 5, bitrate: 48000, targetBufferMs: 5, maxBufferMs: 40, maxQueuedBytes: 16384, ...opts };
+    this.codec = this.opts.codec;
+    this.ready = load_worklet(ctx);
+  }
+
+  /** Taps the microphone (once). Sends nothing until `setSending` names channels. */
+  async start(mic: MediaStream): Promise<void> {
+    await this.ready;
+    if (this.capture) return;
+    this.source = this.ctx.createMediaStreamSource(mic);
+    this.capture = new AudioWorkletNode(this.ctx, 'downbeat-ll-capture', { numberOfInputs: 1, numberOfOutputs: 0, channelCount: 1, channelCountMode: 'explicit' });
+    this.capture.port.onmessage = (e: MessageEvent<CaptureMsg>) => this.on_quantum(e.data);
+    this.source.connect(this.capture);
+  }
+
+  /** Sends to exactly these channels from now on; [] ends the talk (with a fade and an end marker). */
+  setSending(channels: RTCDataChannel[]): void {
+    this.sendTo = channels.slice();
+    const on = channels.length > 0;
+    if (on === this.sending) return;
+    this.sending = on;
+    if (on) {
+      this.talk = (this.talk + 1) & 0xff;
+      if (this.codec === 'opus') {
+        this.encoder = this.new_encoder(this.talk);
+        this.firstChunk = true;
+      }
+    }
+    this.capture?.port.postMessage({ send: on });
+  }
+
+  /** That talker's output node (silent unless they talk to us); connect it to the mixer. */
+  addPeer(peerId: string, channel: RTCDataChannel): AudioNode {
+    this.removePeer(peerId);
+    channel.binaryType = 'arraybuffer';
+    const out = this.ctx.createGain();
+    const peer: Peer = {
+      channel, out, node: null, seq: new SeqTracker(), ts: new Unwrapper(32), talk: -1, decoder: null, decoderBase: 0, worklet: null, closed: false, decodeStarted: [], decodeMs: null,
+      onMessage: (e: MessageEvent) => { if (e.data instanceof ArrayBuffer) this.on_packet(peer, e.data); },
+    };
+    channel.addEventListener('message', peer.onMessage);
+    this.peers.set(peerId, peer);
+    void this.ready.then(() => {
+      if (peer.closed) return;
+      const node = new AudioWorkletNode(this.ctx, 'downbeat-ll-playout', {
+        numberOfInputs: 0, numberOfOutputs: 1, outputChannelCount: [1],
+        processorOptions: { targetMs: this.opts.targetBufferMs, maxTargetMs: this.opts.maxBufferMs },
+      });
+      node.port.onmessage = (e: MessageEvent<PlayoutStats>) => { peer.worklet = e.data; };
+      node.connect(out);
+      peer.node = node;
+    });
+    return out;
+  }
+
+  removePeer(peerId: string): void {
+    const p = this.peers.get(peerId);
+    if (!p) return;
+    this.peers.delete(peerId);
+    p.closed = true;
+    p.channel.removeEventListener('message', p.onMessage);
+    if (p.node) { p.node.port.postMessage({ t: 'close' } satisfies PlayoutIn); p.node.disconnect(); }
+    p.out.disconnect();
+    if (p.decoder && p.decoder.state !== 'closed') p.decoder.close();
+  }
+
+  stats(peerId: string): DcPeerStats | null {
+    const p = this.peers.get(peerId);
+    if (!p) return null;
+    const w = p.worklet;
+    return {
+      bufferMs: w?.bufferMs ?? 0, targetMs: w?.targetMs ?? this.opts.targetBufferMs, jitterMs: w?.jitterMs ?? 0,
+      underruns: w?.underruns ?? 0, late: w?.late ?? 0, received: p.seq.received, lost: p.seq.lost, concealed: w?.concealed ?? 0,
+      played: w?.played ?? 0, skips: w?.skips ?? 0, talks: w?.talks ?? 0, decodeMs: p.decodeMs,
+      clockLatencyMs: w && w.latN > 0 ? w.latSum / w.latN : null,
+      clockLatencyMaxMs: w && w.latN > 0 ? w.latMax : null,
+    };
+  }
+
+  /** Stops capture and every peer. */
+  close(): void {
+    this.setSending([]);
+    for (const id of [...this.peers.keys()]) this.removePeer(id);
+    this.source?.disconnect();
+    this.capture?.disconnect();
+    this.capture = null;
+    if (this.encoder && this.encoder.state !== 'closed') this.encoder.close();
+  }
+
+  // --- sending ---
+
+  private on_quantum(q: CaptureMsg): void {
+    if (this.codec === 'pcm') {
+      this.send(encode_packet({ codec: 'pcm', first: q.first, last: false, seq: 0, ts: q.frame, rate: this.ctx.sampleRate, talk: this.talk }, pcm_encode(q.data)));
+    } else if (this.encoder && this.encoder.state === 'configured') {
+      const rate = this.ctx.sampleRate;
+      const data = new AudioData({ format: 'f32', sampleRate: rate, numberOfFrames: q.data.length, numberOfChannels: 1, timestamp: Math.round((q.frame * 1e6) / rate), data: q.data });
+      this.encoder.encode(data);
+      data.close();
+      this.fedTo = q.frame + q.data.length;
+    }
+    if (q.last) this.end_talk();
+  }
+
+  private end_talk(): void {
+    const talk = this.talk;
+    const marker = () => this.send(encode_packet({ codec: this.codec, first: false, last: true, seq: 0, ts: 0, rate: this.codec === 'opus' ? OPUS_RATE : this.ctx.sampleRate, talk }, new Uint8Array(0)));
+    const enc = this.encoder;
+    if (!enc) { marker(); return; }
+    this.encoder = null;
+    enc.flush().then(marker, marker).finally(() => { if (enc.state !== 'closed') enc.close(); });
+  }
+
+  private new_encoder(talk: number): AudioEncoder {
+    const enc = new AudioEncoder({
+      output: (chunk) => {
+        const payload = new Uint8Array(chunk.byteLength);
+        chunk.copyTo(payload);
+        const ts = Math.round((chunk.timestamp * OPUS_RATE) / 1e6);
+        // how much audio the encoder holds back: fed so far − end of this chunk (frame + lookahead + queueing)
+        const hold = (this.fedTo / this.ctx.sampleRate - (chunk.timestamp + (chunk.duration ?? 0)) / 1e6) * 1000;
+        this.sent.encoderHoldMs = this.sent.encoderHoldMs === null ? hold : this.sent.encoderHoldMs + (hold - this.sent.encoderHoldMs) * 0.05;
+        this.send(encode_packet({ codec: 'opus', first: this.firstChunk, last: false, seq: 0, ts, rate: OPUS_RATE, talk }, payload));
+        this.firstChunk = false;
+      },
+      error: (e) => console.warn(`voice dc: Opus encoder failed (${e.message}); switch the voice path to rtp`),
+    });
+    enc.configure(DcVoice.encoder_config(this.ctx.sampleRate, this.opts.frameMs, this.opts.bitrate));
+    return enc;
+  }
+
+  /** One packet to every channel in `sendTo`, each with its own sequence number (bytes 2..3). */
+  private send(pkt: Uint8Array<ArrayBuffer>): void {
+    for (const ch of this.sendTo) {
+      if (ch.readyState !== 'open') continue;
+      if (ch.bufferedAmount > this.opts.maxQueuedBytes) { this.sent.skipped++; continue; }
+      const seq = this.seqs.get(ch) ?? 0;
+      this.seqs.set(ch, (seq + 1) & 0xffff);
+      pkt[2] = seq >> 8;
+      pkt[3] = seq & 0xff;
+      try { ch.send(pkt); this.sent.packets++; this.sent.bytes += pkt.byteLength; } catch { this.sent.skipped++; }
+    }
+  }
+
+  // --- receiving ---
+
+  private on_packet(p: Peer, buf: ArrayBuffer): void {
+    const pkt = decode_packet(buf);
+    if (!pkt || !p.node) return;
+    if (pkt.talk !== p.talk) {
+      p.talk = pkt.talk;
+      p.seq.new_talk();
+      p.ts.reset();
+      if (p.decoder && p.decoder.state !== 'closed') p.decoder.close();
+      p.decoder = null; // a fresh decoder per talk: each talk starts a fresh encoder (its pre-skip)
+    }
+    if (p.seq.on_packet(pkt.seq) === null) return;
+    const node = p.node;
+    const talk = pkt.talk;
+    if (pkt.last && pkt.payload.byteLength === 0) {
+      const end = () => node.port.postMessage({ t: 'end', talk } satisfies PlayoutIn);
+      if (p.decoder && p.decoder.state === 'configured') p.decoder.flush().then(end, end);
+      else end();
+      return;
+    }
+    const pos = p.ts.unwrap(pkt.ts);
+    if (pkt.codec === 'pcm') {
+      const data = pcm_decode(pkt.payload);
+      node.port.postMessage({ t: 'frames', pos, rate: pkt.rate, talk, data } satisfies PlayoutIn, [data.buffer]);
+      return;
+    }
+    if (typeof AudioDecoder !== 'function') return;
+    if (!p.decoder) { p.decoder = this.new_decoder(p, node, talk, pos); p.decoderBase = pos; p.decodeStarted = []; }
+    // Timestamps relative to the talk's first packet: small, so whole microseconds round-trip exactly.
+    p.decodeStarted.push(performance.now());
+    p.decoder.decode(new EncodedAudioChunk({ type: 'key', timestamp: Math.round(((pos - p.decoderBase) * 1e6) / OPUS_RATE), data: pkt.payload }));
+  }
+
+  private new_decoder(p: Peer, node: AudioWorkletNode, talk: number, base: number): AudioDecoder {
+    const dec = new AudioDecoder({
+      output: (d) => {
+        const t = p.decodeStarted.shift();
+        if (t !== undefined) { const ms = performance.now() - t; p.decodeMs = p.decodeMs === null ? ms : p.decodeMs + (ms - p.decodeMs) * 0.05; }
+        const data = new Float32Array(d.numberOfFrames);
+        d.copyTo(data, { planeIndex: 0, format: 'f32-planar' });
+        const pos = base + OPUS_PRESKIP + Math.round((d.timestamp * d.sampleRate) / 1e6);
+        node.port.postMessage({ t: 'frames', pos, rate: d.sampleRate, talk, data } satisfies PlayoutIn, [data.buffer]);
+        d.close();
+      },
+      error: (e) => console.warn(`voice dc: Opus decoder failed (${e.message})`),
+    });
+    dec.configure({ codec: 'opus', sampleRate: OPUS_RATE, numberOfChannels: 1 });
+    return dec;
+  }
+}
