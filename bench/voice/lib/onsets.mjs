@@ -59,23 +59,42 @@ export function findOnsets(x, rate, { holdoffMs = 150, minAbs = 0.004 } = {}) {
   return { onsets, floor, peak, trig };
 }
 
-// Each spoken onset takes the first heard onset after it, within maxLatencyMs and before the
-// next spoken onset's own window; heard onsets left over are "spurious".
-export function pair(spoken, heard, rate, { minLatencyMs = 1, maxLatencyMs = 350 } = {}) {
+// Pairing. The delay is first found as the mode of all heard − spoken differences in
+// [minLatencyMs, maxLatencyMs] (5 ms bins; the bursts are irregularly spaced, so only the true delay
+// lines many of them up), then followed burst by burst: each spoken onset takes the heard onset
+// nearest to spoken + current delay within ±windowMs (less than half the shortest spacing), and the
+// delay moves to what it found. Heard onsets left over are "spurious".
+export function pair(spoken, heard, rate, { minLatencyMs = 1, maxLatencyMs = 2000, windowMs = 150 } = {}) {
+  // Candidate delays: every heard − spoken difference in range; score: how many spoken onsets have a
+  // heard onset within ±20 ms of spoken + delay. Ties go to the shorter delay.
+  const tol = 0.020 * rate;
+  const hasNear = (t) => { let lo = 0, hi = heard.length; while (lo < hi) { const m = (lo + hi) >> 1; if (heard[m] < t - tol) lo = m + 1; else hi = m; } return lo < heard.length && heard[lo] <= t + tol; };
+  let best = null, bestN = 0;
+  for (const sp of spoken) for (const h of heard) {
+    const d = h - sp;
+    if (d < (minLatencyMs / 1000) * rate || d > (maxLatencyMs / 1000) * rate) continue;
+    let n = 0;
+    for (const s2 of spoken) if (hasNear(s2 + d)) n++;
+    if (n > bestN || (n === bestN && d < best)) { best = d; bestN = n; }
+  }
   const pairs = [];
   const used = new Set();
-  let j = 0;
-  for (let i = 0; i < spoken.length; i++) {
-    const s = spoken[i];
-    const lo = s + ms(minLatencyMs, rate), hi = s + ms(maxLatencyMs, rate);
-    while (j < heard.length && heard[j] < lo) j++;
-    if (j < heard.length && heard[j] <= hi && (i + 1 >= spoken.length || heard[j] < spoken[i + 1] + ms(minLatencyMs, rate))) {
-      pairs.push({ spoken: s, heard: heard[j], ms: ((heard[j] - s) / rate) * 1000 });
-      used.add(j);
-      j++;
-    } else {
-      pairs.push({ spoken: s, heard: null, ms: null });
+  let delay = best === null ? null : (best / rate) * 1000;
+  const win = (windowMs / 1000) * rate;
+  for (const s of spoken) {
+    if (delay === null) { pairs.push({ spoken: s, heard: null, ms: null }); continue; }
+    const want = s + (delay / 1000) * rate;
+    let pick = -1, dist = Infinity;
+    for (let j = 0; j < heard.length; j++) {
+      if (used.has(j)) continue;
+      const dd = Math.abs(heard[j] - want);
+      if (dd <= win && dd < dist && heard[j] - s >= (minLatencyMs / 1000) * rate) { pick = j; dist = dd; }
     }
+    if (pick < 0) { pairs.push({ spoken: s, heard: null, ms: null }); continue; }
+    used.add(pick);
+    const msv = ((heard[pick] - s) / rate) * 1000;
+    pairs.push({ spoken: s, heard: heard[pick], ms: msv });
+    delay = msv;
   }
   return { pairs, spurious: heard.length - used.size };
 }

@@ -68,11 +68,13 @@ export class Rig {
     writeFileSync(join(home, '.config', 'pulse', 'daemon.conf'), [
       `default-sample-rate = ${RATE}`, `alternate-sample-rate = ${RATE}`, 'avoid-resampling = yes',
       'default-sample-channels = 2', 'default-fragments = 2', 'default-fragment-size-msec = 5',
-      'enable-shm = no', 'realtime-scheduling = no', 'high-priority = no', 'exit-idle-time = -1', 'flat-volumes = no', '',
+      'enable-shm = no', 'realtime-scheduling = yes', 'realtime-priority = 9', 'high-priority = yes', 'nice-level = -11', 'exit-idle-time = -1', 'flat-volumes = no', '',
     ].join('\n'));
     const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: join(home, '.config'), XDG_RUNTIME_DIR: join(this.dir, 'xdg'), PULSE_RUNTIME_PATH: pulseDir };
     const pa = track(spawn('pulseaudio', ['-n', '-F', script, '--daemonize=no', '--exit-idle-time=-1', '--use-pid-file=no',
-      '--system=no', '--disallow-exit', '--log-target=stderr', '--log-level=error', '--realtime=no', '--high-priority=no',
+      '--system=no', '--disallow-exit', '--log-target=stderr', '--log-level=error',
+      // The rig stands for a sound card: its clock must not starve on a busy machine (as root: SCHED_RR, nice −11).
+      '--realtime=yes', '--high-priority=yes',
       '--disable-shm=yes'],
     { env, stdio: ['ignore', 'ignore', 'pipe'] }), 'pulseaudio');
     let paErr = '';
