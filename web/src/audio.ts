@@ -9,15 +9,31 @@ export class ClickAudio {
   private master: GainNode | null = null;
   private offsetMs: number | null = null; // perf ms at which context time 0 is heard
   private volume = 0.8;
-  private ducked = false;
+  private duck = 1;        // click gain factor while an MD talks to me (1: not ducked)
+  private clickOn = false;
+  private contextListeners = new Set<(ctx: AudioContext) => void>();
+  /** Talk playout shares this context (voice/): muting the click must not suspend it. */
+  keepRunning = false;
   latencyMs = 0; // manual offset: positive = this device sounds late, so play earlier
 
+  /** The click is on and audible. */
   get running(): boolean {
+    return this.clickOn && this.contextRunning;
+  }
+
+  get contextRunning(): boolean {
     return !!this.ctx && this.ctx.state === 'running';
   }
 
-  /** Must be called from a user gesture (tap) the first time. */
-  async enable(): Promise<void> {
+  /** Calls `fn` with the context once it exists (at once if it does). */
+  onContext(fn: (ctx: AudioContext) => void): () => void {
+    this.contextListeners.add(fn);
+    if (this.ctx) fn(this.ctx);
+    return () => this.contextListeners.delete(fn);
+  }
+
+  /** Makes (and resumes) the one AudioContext of the page; call it inside a user gesture. */
+  unlock(): AudioContext {
     if (!this.ctx) {
       const Ctor: typeof AudioContext = window.AudioContext ?? (window as unknown as { webkitAudioContext: typeof AudioContext }).webkitAudioContext;
       this.ctx = new Ctor({ latencyHint: 'interactive' });
@@ -30,22 +46,38 @@ export class ClickAudio {
       src.buffer = b;
       src.connect(this.ctx.destination);
       src.start();
+      for (const fn of this.contextListeners) fn(this.ctx);
     }
-    if (this.ctx.state !== 'running') await this.ctx.resume();
+    if (this.ctx.state !== 'running') void this.ctx.resume().catch(() => { /* a later gesture retries */ });
+    return this.ctx;
+  }
+
+  /** Must be called from a user gesture (tap) the first time. */
+  async enable(): Promise<void> {
+    const ctx = this.unlock();
+    if (ctx.state !== 'running') await ctx.resume();
+    this.clickOn = true;
+    this.applyGain();
     this.offsetMs = null;
     this.refreshMapping();
   }
 
   async disable(): Promise<void> {
-    if (this.ctx && this.ctx.state === 'running') await this.ctx.suspend();
+    this.clickOn = false;
+    this.applyGain();
+    if (!this.keepRunning && this.ctx && this.ctx.state === 'running') await this.ctx.suspend();
   }
 
   setVolume(v: number): void { this.volume = Math.max(0, Math.min(1, v)); this.applyGain(); }
-  setDucked(d: boolean): void { if (d !== this.ducked) { this.ducked = d; this.applyGain(); } }
+  /** Lowers the click by `factor` (1: not ducked) while an MD talks to this device. */
+  setDuck(factor: number): void {
+    const f = Math.max(0, Math.min(1, factor));
+    if (f !== this.duck) { this.duck = f; this.applyGain(); }
+  }
 
   private applyGain(): void {
     if (!this.master || !this.ctx) return;
-    const g = this.volume * (this.ducked ? 0.25 : 1);
+    const g = this.clickOn ? this.volume * this.duck : 0;
     this.master.gain.setTargetAtTime(g, this.ctx.currentTime, 0.03);
   }
 

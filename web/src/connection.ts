@@ -2,8 +2,8 @@
 // refresh the JWT before it expires, clock-sync pings, metrics reports, missed-anchor resync.
 import { ClockSync } from './clock';
 import { ApiError, jwtExpiry, refresh, type Session } from './api';
-import type { Ack, ErrorFrame, ServerEvent, Tempo, UnknownEvent } from './model';
-import type { CommandMap, CommandType } from './protocol.gen';
+import type { Ack, ErrorFrame, LinkReport, ServerEvent, Tempo, UnknownEvent } from './model';
+import { COMMAND_SCHEMAS, type CommandMap, type CommandType } from './protocol.gen';
 import { barDurationUs } from './tempo';
 
 export type ConnStatus = 'connecting' | 'online' | 'reconnecting' | 'offline' | 'ended';
@@ -18,7 +18,12 @@ export type ConnectionHooks = {
   onEvent(ev: ServerEvent | UnknownEvent): void;
   onStatus(status: ConnStatus, detail?: string): void;
   onSession(s: Session): void;
+  /** Voice link health for the report (docs/voice.md "Link health"). */
+  links?(): LinkReport[];
 };
+
+// Sent only to a server whose schema lists `links` (an older one refuses unknown fields).
+const REPORTS_LINKS = 'links' in (COMMAND_SCHEMAS['metrics.report'].properties as Record<string, unknown>);
 
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 5000;
@@ -247,10 +252,13 @@ export class Connection {
     const s = this.clock.stats();
     if (!s.synced) return;
     const ms = (us: number) => Math.min(60000, Math.max(0, Math.round(us / 10) / 100));
-    this.send('metrics.report', {
+    const data: Record<string, unknown> = {
       rtt_ms: ms(s.rttUs), jitter_ms: ms(s.jitterUs), clock_uncertainty_ms: ms(s.uncertaintyUs),
       clock_offset_ms: Math.round(s.offsetUs / 10) / 100,
-    }).catch(() => { /* best effort */ });
+    };
+    const links = REPORTS_LINKS ? this.hooks.links?.() ?? [] : [];
+    if (links.length) data.links = links;
+    this.sendFrame('metrics.report', data).catch(() => { /* best effort */ });
   }
 
   private tick(): void {

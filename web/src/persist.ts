@@ -13,6 +13,17 @@ export type ClickSettings = {
 
 export const defaultClick: ClickSettings = { volume: 0.8, latencyMs: 0, vibrate: false, subdivisions: true };
 
+/** Per-device voice settings (docs/voice.md "Web app"). */
+export type VoiceSettings = {
+  talkVolume: number;      // 0..2, the talk bus
+  duckDb: number;          // ≤ 0: how much the click and other talk drop while an MD talks to me; 0 = never duck
+  processing: boolean;     // echo cancellation + noise suppression (off for in-ear monitors)
+  muted: string[];         // participant ids muted on this device
+  stunUrl: string;         // optional STUN server for srflx candidates ('' = host candidates only)
+};
+
+export const defaultVoice: VoiceSettings = { talkVolume: 1, duckDb: -6, processing: true, muted: [], stunUrl: '' };
+
 const K = {
   device: 'downbeat.device_id',
   name: 'downbeat.name',
@@ -20,6 +31,8 @@ const K = {
   click: 'downbeat.click',
   certSeen: 'downbeat.cert_notice_seen',
   codes: 'downbeat.codes',
+  voice: 'downbeat.voice',
+  voicePath: 'downbeat.voicePath',
 };
 
 function get<T>(key: string, fallback: T): T {
@@ -51,6 +64,18 @@ export const savedSession = () => get<Session | null>(K.session, null);
 export const saveSession = (s: Session | null) => (s ? set(K.session, s) : localStorage.removeItem(K.session));
 export const clickSettings = () => ({ ...defaultClick, ...get<Partial<ClickSettings>>(K.click, {}) });
 export const saveClickSettings = (c: ClickSettings) => set(K.click, c);
+export const voiceSettings = (): VoiceSettings => ({ ...defaultVoice, ...get<Partial<VoiceSettings>>(K.voice, {}) });
+export const saveVoiceSettings = (v: VoiceSettings) => set(K.voice, v);
+/** `localStorage['downbeat.voicePath']`: 'rtp' or 'dc', plain or JSON-quoted; default 'rtp'. */
+export function voicePath(): 'rtp' | 'dc' {
+  let v: string | null = null;
+  try { v = localStorage.getItem(K.voicePath); } catch { /* no storage */ }
+  const s = (v ?? '').replace(/"/g, '').trim();
+  return s === 'dc' ? 'dc' : 'rtp';
+}
+export function saveVoicePath(p: 'rtp' | 'dc'): void {
+  try { localStorage.setItem(K.voicePath, p); } catch { /* not fatal */ }
+}
 export const certNoticeSeen = () => get<boolean>(K.certSeen, false);
 export const markCertNoticeSeen = () => set(K.certSeen, true);
 export const savedCodes = () => get<Record<string, string>>(K.codes, {});

@@ -12,6 +12,8 @@ import type { CommandMap, CommandType } from './protocol.gen';
 import type { ServerEvent, UnknownEvent } from './model';
 import * as persist from './persist';
 import type { ClockStats } from './clock';
+import { Voice } from './voice/voice';
+import type { Signal } from './voice/mesh';
 
 export type ConnState = {
   status: ConnStatus; detail?: string; since: number | null; offlineSince: number | null; cachedAt: number | null;
@@ -33,6 +35,7 @@ export class Room {
   readonly settings = new Store<persist.ClickSettings>(persist.clickSettings());
   readonly connection: Connection;
   readonly audio = new ClickAudio();
+  readonly voice: Voice;
   private scheduler: BeatScheduler<Handle>;
   private timerWorker: Worker | null = null;
   private timers: number[] = [];
@@ -48,12 +51,14 @@ export class Room {
       onEvent: (ev) => this.onEvent(ev),
       onStatus: (status, detail) => this.onStatus(status, detail),
       onSession: (s) => persist.saveSession(s),
+      links: () => this.voice.reportLinks(),
     });
     const sink: TickSink<Handle> = { schedule: (t) => this.scheduleTick(t), cancel: (h) => this.cancelTick(h) };
     this.scheduler = new BeatScheduler(sink, { horizonUs: HORIZON_US, historyMax: 512, subdivide: this.settings.get().subdivisions });
     this.audio.latencyMs = this.settings.get().latencyMs;
     this.audio.setVolume(this.settings.get().volume);
     this.state.set({ ...emptyState, me: session.participant.id, room: session.room, participants: [session.participant] });
+    this.voice = new Voice({ state: this.state, audio: this.audio, sendFrame: (t, d) => this.connection.sendFrame(t, d) }, session.participant.role);
   }
 
   async start(): Promise<void> {
@@ -64,6 +69,7 @@ export class Room {
       this.conn.patch({ cachedAt: cached.savedAt });
     }
     this.connection.start();
+    this.voice.start();
     this.startPump();
     this.timers.push(window.setInterval(() => this.clockStats.set(this.connection.clock.stats()), 1000));
     this.state.subscribe(() => this.scheduleSave());
@@ -73,6 +79,7 @@ export class Room {
   }
 
   stop(): void {
+    this.voice.stop();
     this.connection.stop();
     this.timerWorker?.terminate();
     for (const t of this.timers) clearInterval(t);
@@ -101,6 +108,7 @@ export class Room {
   }
 
   private onEvent(ev: ServerEvent | UnknownEvent): void {
+    if (ev.type.startsWith('rtc.')) { this.voice.onSignal(ev as Signal); return; }
     if (ev.type === 'hello') this.conn.patch({ resumed: !!ev.data.resumed, connects: this.conn.get().connects + 1 });
     if (ev.seq !== undefined && ev.type !== 'snapshot') {
       this.recentBySeq.set(ev.seq, ev);
@@ -113,7 +121,6 @@ export class Room {
     if (after === before) return;
     this.state.set(after);
     if (after.tempo !== before.tempo) this.scheduler.setTempo(after.tempo, this.nowServer());
-    if (after.ptt !== before.ptt) this.audio.setDucked(after.ptt.some((p) => p.talking && p.participant !== after.me));
     if (after.seq !== before.seq) this.conn.patch({ since: after.seq });
   }
 
@@ -263,6 +270,7 @@ function installHook(room: Room): void {
       return { offset: s.offsetUs, uncertainty: s.uncertaintyUs, rtt: s.rttUs, rttMin: s.rttMinUs, skewPpm: s.skewPpm, synced: s.synced, samples: s.samples };
     },
     connection: () => room.conn.get(),
+    voice: room.voice.hook(),
     nowServer: () => room.connection.clock.toServer(performance.now() * 1000),
     /** Sends any command, bypassing the UI; resolves to the ack or {error:{code,message}}. */
     send: (type: string, data: Record<string, unknown>) =>

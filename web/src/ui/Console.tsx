@@ -9,6 +9,10 @@ import * as persist from '../persist';
 import { COMMAND_SCHEMAS, DEFINITIONS, ROLES } from '../protocol.gen';
 import type { Setlist, SetlistItem, Song, CueColor } from '../model';
 import { StatusBar, OfflineBanner, CueBanner, Talking, BeatIndicator, ClickControls, SongCard, fmtMs, ago, useNow } from './common';
+import { Talk } from './Talk';
+import { isVoiceRole, personLabel } from '../voice/targets';
+import { isWeak } from '../voice/stats';
+import type { LinkReport } from '../model';
 
 type Toast = { id: number; text: string; kind: 'error' | 'ok' };
 const toasts = new Store<Toast[]>([]);
@@ -44,6 +48,7 @@ export function Console({ room, onLeave }: { room: Room; onLeave: () => void }) 
       <OfflineBanner room={room} />
       <CueBanner room={room} compact />
       <Talking room={room} />
+      <Talk room={room} />
       <div class="grid">
         <NowPanel room={room} />
         <TempoPanel room={room} />
@@ -51,6 +56,7 @@ export function Console({ room, onLeave }: { room: Room; onLeave: () => void }) 
         <LibraryPanel room={room} />
         <SlotsPanel room={room} />
         <HealthPanel room={room} />
+        <VoicePanel room={room} />
         <QrPanel room={room} />
       </div>
       <div class="toasts" aria-live="polite">
@@ -502,6 +508,67 @@ function HealthPanel({ room }: { room: Room }) {
         </tbody>
       </table></div>
       <p class="muted small">RTT and sync come from each device's report every 5 s.</p>
+    </section>
+  );
+}
+
+// ---- voice: who may talk to everyone, link health ----------------------------------------
+
+const MESH_TALKERS = 15;
+
+function VoicePanel({ room }: { room: Room }) {
+  const s = useStore(room.state, (x) => x);
+  const mine = useStore(room.voice.links, (l) => l);
+  useNow(5000);
+  const talkAll = s.room?.settings?.talk_all ?? [];
+  const setTalkAll = (role: 'musician' | 'tech', on: boolean) => {
+    const next = on ? [...new Set([...talkAll, role])] : talkAll.filter((r) => r !== role);
+    void run('Room setting not changed', room.connection.sendFrame('room.settings', { talk_all: next }));
+  };
+  const rows: Array<{ from: string; l: LinkReport; at: number | null }> = [];
+  if (s.me) for (const l of mine) rows.push({ from: s.me, l, at: null });
+  for (const [id, m] of Object.entries(s.metrics)) {
+    if (id === s.me) continue;
+    for (const l of m.links ?? []) rows.push({ from: id, l, at: m.at });
+  }
+  const voiceCount = s.participants.filter((p) => isVoiceRole(p.role)).length;
+  const pct = (x: number | undefined) => (x === undefined ? '—' : `${(x * 100).toFixed(x < 0.1 ? 1 : 0)} %`);
+  const num = (x: number | undefined) => (x === undefined ? '—' : `${x.toFixed(1)} ms`);
+  return (
+    <section class="panel voice-panel">
+      <h2>Talk</h2>
+      <label class="check"><input type="checkbox" data-testid="talk-all-musician" checked={talkAll.includes('musician')}
+        onChange={(e) => setTalkAll('musician', (e.target as HTMLInputElement).checked)} /> Musicians may talk to everyone</label>
+      <label class="check"><input type="checkbox" data-testid="talk-all-tech" checked={talkAll.includes('tech')}
+        onChange={(e) => setTalkAll('tech', (e.target as HTMLInputElement).checked)} /> Tech may talk to everyone</label>
+      {voiceCount > MESH_TALKERS && (
+        <p class="banner warn" data-testid="mesh-limit" role="status">
+          {voiceCount} people can talk in this room; the voice mesh carries about {MESH_TALKERS} talkers (every phone sends one copy per listener). Talk may break up beyond that.
+        </p>
+      )}
+      <h3>Link health</h3>
+      <div class="table-wrap"><table class="table" data-testid="link-health">
+        <thead><tr><th>From → to</th><th>RTT</th><th>Jitter</th><th>Loss</th><th>Concealed</th><th>Buffer</th><th>Path</th><th /></tr></thead>
+        <tbody>
+          {rows.map(({ from, l, at }) => {
+            const weak = isWeak(l);
+            return (
+              <tr data-testid="link-row" data-from={from} data-peer={l.peer} data-weak={weak ? 'true' : 'false'} class={weak ? 'weak' : ''}>
+                <td>{personLabel(s, from)}{from === s.me ? ' (you)' : ''} → {personLabel(s, l.peer)}{l.peer === s.me ? ' (you)' : ''}</td>
+                <td class="num">{num(l.rtt_ms)}</td>
+                <td class="num">{num(l.jitter_ms)}</td>
+                <td class="num">{pct(l.loss)}</td>
+                <td class="num">{pct(l.concealed)}</td>
+                <td class="num">{num(l.jitter_buffer_ms)}</td>
+                <td>{l.path ?? ''}</td>
+                <td>{weak ? <span class="pill weak">{l.stalled ? 'stalled' : 'weak'}</span> : <span class="muted small">{at ? ago(at) : 'ok'}</span>}</td>
+              </tr>
+            );
+          })}
+          {rows.length === 0 && <tr><td colSpan={8} class="muted">No voice links reported yet (each phone reports every 5 s once it is connected).</td></tr>}
+        </tbody>
+      </table></div>
+      <p class="muted small">Weak: more than 2 % loss, no audio for 2 s from someone talking, or RTT above 100 ms.</p>
     </section>
   );
 }

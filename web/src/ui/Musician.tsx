@@ -3,6 +3,7 @@ import type { Room } from '../room';
 import { useStore } from '../store';
 import { mySlot, me } from '../state';
 import { StatusBar, OfflineBanner, CueBanner, Talking, BeatIndicator, ClickControls, SongCard, SetlistView, Chart } from './common';
+import { Talk } from './Talk';
 
 /** When the MD allows it, a musician without a slot can take a free one. */
 function ClaimSlot({ room }: { room: Room }) {
@@ -44,6 +45,7 @@ export function Musician({ room, onLeave }: { room: Room; onLeave: () => void })
       {!slot && <ClaimSlot room={room} />}
       <SongCard room={room} />
       <BeatIndicator room={room} />
+      <Talk room={room} />
       <ClickControls room={room} />
       <SetlistView room={room} />
       <Chart room={room} />

@@ -4,6 +4,7 @@ import { useStore } from '../store';
 import { currentSong, mySlot, participantName, activeSetlist, type RoomState } from '../state';
 import { transposeKey, prefersFlats } from '../transpose';
 import { parseChordPro } from '../chordpro';
+import { pttTo, targetLabel } from '../voice/targets';
 
 const CUE_SHOW_MS = 12000;
 
@@ -82,10 +83,40 @@ export function CueBanner({ room, compact = false }: { room: Room; compact?: boo
   );
 }
 
+/** Who talks to whom, on every view; a talker reaching me can be muted on this device. */
 export function Talking({ room }: { room: Room }) {
-  const names = useStore(room.state, (s) => s.ptt.filter((p) => p.talking).map((p) => participantName(s, p.participant)).join(', '));
-  if (!names) return null;
-  return <div class="banner talking" data-testid="talking" role="status"><Icon name="mic" /> {names} talking</div>;
+  const key = useStore(room.state, (s) => JSON.stringify(s.ptt.filter((p) => p.talking).map((p) => {
+    const to = pttTo(s, p);
+    return { id: p.participant, name: participantName(s, p.participant), target: shortTargetLabel(s, p.target), me: p.participant === s.me, toMe: !!s.me && to.includes(s.me) };
+  })));
+  const muted = useStore(room.voice.settings, (v) => v.muted);
+  const items = JSON.parse(key) as Array<{ id: string; name: string; target: string; me: boolean; toMe: boolean }>;
+  if (items.length === 0) return null;
+  return (
+    <div class="banner talking" data-testid="talking" role="status">
+      <Icon name="mic" />
+      {items.map((t) => (
+        <span class={`talker ${t.toMe ? 'to-me' : ''}`}>
+          <span data-testid="talking-item" data-participant={t.id} data-to-me={t.toMe ? 'true' : 'false'}>
+            {t.name}{t.me ? ' (you)' : ''} → {t.target}{t.toMe ? ' (you hear it)' : ''}
+          </span>
+          {t.toMe && room.voice.enabled && (
+            <button class="btn small ghost" data-testid="talker-mute" aria-pressed={muted.includes(t.id)}
+              aria-label={`${muted.includes(t.id) ? 'Unmute' : 'Mute'} ${t.name} on this device`} onClick={() => room.voice.toggleMute(t.id)}>
+              {muted.includes(t.id) ? 'Unmute' : 'Mute'}
+            </button>
+          )}
+        </span>
+      ))}
+    </div>
+  );
+}
+
+/** A talk target in the who-talks-to-whom line: "all", "MD", "vocals", "Bo (Drums)". */
+function shortTargetLabel(s: RoomState, target: string | null): string {
+  if (target === 'md') return 'MD';
+  if (target === 'all') return 'all';
+  return targetLabel(s, target);
 }
 
 export function BeatIndicator({ room, compact = false }: { room: Room; compact?: boolean }) {

@@ -1,0 +1,48 @@
+// Talk playout on the page's one AudioContext: each talker's audio → its own gain (the gate, the
+// local mute, ducking) → the talk bus (talk volume) → the destination. The gains are set from the
+// server's ptt.state (targets.ts talkerGains), never from what happens to arrive.
+
+const OPEN_S = 0.004;   // time constant when a talker is let through: the first syllable must not be lost
+const CLOSE_S = 0.015;  // when gated off or muted: no click
+
+export class Mixer {
+  readonly bus: GainNode;
+  private talkers = new Map<string, GainNode>();
+  private gains = new Map<string, number>();
+
+  constructor(readonly ctx: AudioContext) {
+    this.bus = ctx.createGain();
+    this.bus.connect(ctx.destination);
+  }
+
+  /** Talker `id`'s input (and, after its own gain, what the test tap listens to). */
+  input(id: string): GainNode {
+    let g = this.talkers.get(id);
+    if (!g) {
+      g = this.ctx.createGain();
+      g.gain.value = this.gains.get(id) ?? 0;
+      g.connect(this.bus);
+      this.talkers.set(id, g);
+    }
+    return g;
+  }
+
+  setGains(gains: ReadonlyMap<string, number>): void {
+    const now = this.ctx.currentTime;
+    for (const [id, node] of this.talkers) {
+      const v = gains.get(id) ?? 0;
+      if (this.gains.get(id) === v) continue;
+      node.gain.cancelScheduledValues(now);
+      node.gain.setTargetAtTime(v, now, v > (this.gains.get(id) ?? 0) ? OPEN_S : CLOSE_S);
+    }
+    this.gains = new Map(gains);
+  }
+
+  setVolume(v: number): void {
+    this.bus.gain.setTargetAtTime(Math.max(0, Math.min(2, v)), this.ctx.currentTime, 0.02);
+  }
+
+  talkerNodes(): Map<string, AudioNode> {
+    return new Map(this.talkers);
+  }
+}

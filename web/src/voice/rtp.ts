@@ -1,0 +1,110 @@
+// The RTP voice path: the microphone goes out on each link's audio transceiver (Opus, 10 ms frames,
+// see sdp.ts) and the received track is played through Web Audio. Sending is switched per peer
+// with replaceTrack(mic | null): no renegotiation on a press.
+import type { PathCounters, PathHost, PeerLink, VoicePath } from './path';
+import { registerPath } from './path';
+
+type Rx = {
+  link: PeerLink;
+  stream: MediaStream;
+  el: HTMLAudioElement;
+  source: MediaStreamAudioSourceNode | null;
+  sentTrack: MediaStreamTrack | null;
+  lastJb: { delay: number; count: number } | null;
+};
+
+export class RtpPath implements VoicePath {
+  readonly name = 'rtp' as const;
+  private peers = new Map<string, Rx>();
+  private mic: MediaStreamTrack | null;
+  private sendTo: ReadonlySet<string> = new Set();
+  private offAudio: () => void;
+
+  constructor(private readonly host: PathHost) {
+    this.mic = host.mic();
+    this.offAudio = host.onAudio(() => { for (const rx of this.peers.values()) this.connect(rx); });
+  }
+
+  addPeer(link: PeerLink): void {
+    this.removePeer(link.id);
+    const track = link.transceiver.receiver.track;
+    const stream = new MediaStream([track]);
+    // Chromium plays a remote WebRTC track into Web Audio only while a media element also
+    // consumes it; the element itself stays muted.
+    const el = new Audio();
+    el.muted = true;
+    el.srcObject = stream;
+    void el.play().catch(() => { /* autoplay refused: the element only has to exist */ });
+    const rx: Rx = { link, stream, el, source: null, sentTrack: null, lastJb: null };
+    this.peers.set(link.id, rx);
+    this.connect(rx);
+    this.applySend(rx);
+  }
+
+  removePeer(id: string): void {
+    const rx = this.peers.get(id);
+    if (!rx) return;
+    this.peers.delete(id);
+    rx.source?.disconnect();
+    rx.el.srcObject = null;
+    if (rx.link.pc.signalingState !== 'closed') void rx.link.transceiver.sender.replaceTrack(null).catch(() => {});
+  }
+
+  setMic(track: MediaStreamTrack | null): void {
+    this.mic = track;
+    for (const rx of this.peers.values()) this.applySend(rx);
+  }
+
+  setSendTo(peers: ReadonlySet<string>): void {
+    this.sendTo = new Set(peers);
+    for (const rx of this.peers.values()) this.applySend(rx);
+  }
+
+  counters(id: string, report: RTCStatsReport): PathCounters | null {
+    const rx = this.peers.get(id);
+    if (!rx) return null;
+    const trackId = rx.link.transceiver.receiver.track.id;
+    let c: PathCounters | null = null;
+    report.forEach((s: Record<string, unknown>) => {
+      if (s.type !== 'inbound-rtp' || s.kind !== 'audio') return;
+      if (s.trackIdentifier !== undefined && s.trackIdentifier !== trackId && c) return;
+      const delay = Number(s.jitterBufferDelay ?? 0), count = Number(s.jitterBufferEmittedCount ?? 0);
+      let jb: number | undefined;
+      if (rx.lastJb && count > rx.lastJb.count) jb = ((delay - rx.lastJb.delay) / (count - rx.lastJb.count)) * 1000;
+      else if (count > 0) jb = (delay / count) * 1000;
+      rx.lastJb = { delay, count };
+      c = {
+        packetsReceived: Number(s.packetsReceived ?? 0),
+        packetsLost: Math.max(0, Number(s.packetsLost ?? 0)),
+        samplesReceived: Number(s.totalSamplesReceived ?? 0),
+        concealedSamples: Number(s.concealedSamples ?? 0),
+        jitterMs: s.jitter !== undefined ? Number(s.jitter) * 1000 : undefined,
+        jitterBufferMs: jb,
+      };
+    });
+    return c;
+  }
+
+  close(): void {
+    this.offAudio();
+    for (const id of [...this.peers.keys()]) this.removePeer(id);
+  }
+
+  private connect(rx: Rx): void {
+    if (rx.source) return;
+    const ctx = this.host.audioContext();
+    const input = this.host.talkerInput(rx.link.id);
+    if (!ctx || !input) return;
+    rx.source = ctx.createMediaStreamSource(rx.stream);
+    rx.source.connect(input);
+  }
+
+  private applySend(rx: Rx): void {
+    const want = this.sendTo.has(rx.link.id) ? this.mic : null;
+    if (rx.sentTrack === want || rx.link.pc.signalingState === 'closed') return;
+    rx.sentTrack = want;
+    rx.link.transceiver.sender.replaceTrack(want).catch((e) => console.warn('downbeat voice: replaceTrack failed', e));
+  }
+}
+
+registerPath('rtp', (host) => new RtpPath(host));
