@@ -2,7 +2,8 @@
 // End-to-end test of push-to-talk voice in real Chromium against a real downbeatd.
 //   node e2e/voice.mjs [path/to/downbeatd]
 // Env: CHROMIUM (default /usr/bin/chromium), E2E_HEADFUL=1, E2E_KEEP=1 (keep the data dir),
-//      E2E_STEPS=7a,7c (run only these numbered steps after the setup, while debugging).
+//      E2E_STEPS=7a,7c (run only these numbered steps after the setup, while debugging),
+//      E2E_WEB_ROOT (default web/dist), E2E_VERBOSE=1 (print the measured levels).
 //
 // One Chromium process per talker, each with its own fake microphone: a WAV with its own tone
 // (MD 440 Hz, musician A 660 Hz, musician B 990 Hz). Who hears whom is judged inside each page
@@ -20,6 +21,7 @@ const webDir = resolve(here, '..');
 const repo = resolve(webDir, '..');
 const serverBin = resolve(process.argv[2] ?? join(repo, 'build/bin/downbeatd'));
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const webRoot = resolve(process.env.E2E_WEB_ROOT ?? join(webDir, 'dist'));
 
 const T = 10_000;          // default wait for something a user would see
 const WATCHDOG_MS = 240_000; // the whole run, below the ctest TIMEOUT: children are killed either way
@@ -43,6 +45,7 @@ const pageErrors = [];
 const t0Run = Date.now();
 
 function log(msg) { process.stdout.write(msg + '\n'); }
+function vlog(msg) { if (process.env.E2E_VERBOSE === '1') log(`     · ${msg}`); }
 class Fail extends Error {}
 function check(cond, msg) { if (!cond) throw new Fail(msg); }
 function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
@@ -54,7 +57,7 @@ let afterFail = async () => {};
 const onlySteps = process.env.E2E_STEPS ? process.env.E2E_STEPS.split(',').map((x) => x.trim()) : null;
 async function step(name, fn, { fatal = false } = {}) {
   const num = /^(\d+[a-z]?)\./.exec(name)?.[1];
-  if (onlySteps && num && !onlySteps.includes(num)) return;
+  if (onlySteps && num && !fatal && !onlySteps.includes(num)) return;
   const t0 = Date.now();
   try {
     await fn();
@@ -105,13 +108,13 @@ function createRoom(name) {
 async function startServer() {
   check(existsSync(serverBin), `server binary not found at ${serverBin}: build it first (make build)`);
   check(existsSync(chromiumPath), `Chromium not found at ${chromiumPath}: install Debian's chromium (make deps) or set CHROMIUM`);
-  check(existsSync(join(webDir, 'dist/index.html')), 'web/dist/index.html missing: run `npm run build` in web/');
+  check(existsSync(join(webRoot, 'index.html')), `${webRoot}/index.html missing: run \`npm run build\` in web/`);
   const codes = createRoom('Voice E2E');
   const otherCodes = createRoom('Other'); // a second room: signalling must never cross into it
   const readyFile = join(dataDir, 'ready.json');
   const logFd = openSync(join(dataDir, 'server.log'), 'w');
   server = spawn(serverBin, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--tls', 'off',
-    '--ready-file', readyFile, '--web-root', join(webDir, 'dist')], { stdio: ['ignore', logFd, logFd] });
+    '--ready-file', readyFile, '--web-root', webRoot], { stdio: ['ignore', logFd, logFd] });
   server.on('exit', (code, sig) => { if (server) log(`downbeatd exited (code ${code}, signal ${sig})`); server = null; });
   const ready = await waitFor(() => existsSync(readyFile) && JSON.parse(readFileSync(readyFile, 'utf8')), 'the server ready file', 20_000);
   return { base: ready.url ?? `http://127.0.0.1:${ready.port}`, codes, otherCodes };
@@ -123,8 +126,9 @@ function serverLogTail() {
 
 // ---- browsers and pages --------------------------------------------------------------------
 
+// Each talker's Chromium runs as a browser server, so that step 8 can kill its process outright.
 async function launch(wav) {
-  const b = await chromium.launch({
+  const bs = await chromium.launchServer({
     executablePath: chromiumPath,
     headless: process.env.E2E_HEADFUL !== '1',
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
@@ -136,7 +140,9 @@ async function launch(wav) {
       // other room's page share the MD's process.
       '--disable-background-timer-throttling', '--disable-renderer-backgrounding', '--disable-backgrounding-occluded-windows'],
   });
-  browsers.push(b);
+  browsers.push(bs);
+  const b = await chromium.connect(bs.wsEndpoint());
+  b.server = bs;
   return b;
 }
 
@@ -283,6 +289,7 @@ async function expectHears(p, from, fromId, timeout = 5000) {
   // Confirm over a longer window: the talk flows, not one lucky burst.
   const r = await meter(p, 800);
   const h = heardTones(r);
+  vlog(`${p.name} hears ${who[from]}: ${fmt(r)}`);
   check(h.length === 1 && h[0] === from, `${p.name}: ${who[from]}'s tone did not keep flowing: ${fmt(r)}`);
   if (fromId) {
     const tr = heardTones(r, fromId);
@@ -293,6 +300,7 @@ async function expectHears(p, from, fromId, timeout = 5000) {
 
 async function expectSilent(p, ms = 1000, why = '') {
   const r = await meter(p, ms);
+  vlog(`${p.name} silent? ${fmt(r)}`);
   check(isSilent(r), `${p.name} hears something${why ? ' ' + why : ''}: ${fmt(r)}`);
   return r;
 }
@@ -652,7 +660,7 @@ async function main() {
     await holdTalk(b); // never let go: the process is killed
     await expectHears(md, 'b', b.id);
     for (const p of [md, a, viewer]) await expectTalkingItem(p, /Ben/, 'Ben talking');
-    const proc = brB.process();
+    const proc = brB.server.process();
     check(proc, 'no process handle for musician B\'s Chromium');
     const t0 = Date.now();
     proc.kill('SIGKILL');
@@ -664,30 +672,36 @@ async function main() {
     check(states.some((f) => f.m.data.talking === false), `the MD got no ptt.state talking:false for B (only ${JSON.stringify(states.map((f) => f.m.data))}): the list was cleared by something else`);
   });
 
-  await step('9. a dropped link recovers by itself while the MD talks', async () => {
-    await pickTarget(md, 'all');
-    const letGo = await holdTalk(md);
-    try {
-      await expectHears(a, 'md', md.id);
-      const t0 = Date.now();
-      await hook(md, (id) => window.__downbeat.voice.dropLink(id), a.id);
-      // The drop must be real: A's audio from the MD stops (or the link leaves 'connected').
-      let sawDrop = false;
-      const recovered = await waitFor(async () => {
-        const [peers, r] = await Promise.all([peersOf(md), meter(a, 300)]);
-        const up = peers.some((x) => x.id === a.id && x.connectionState === 'connected');
-        const h = heardTones(r);
-        if (!up || !h.includes('md')) sawDrop = true;
-        return sawDrop && up && h.length === 1 && h[0] === 'md';
-      }, 'the MD → A link to come back and A to hear the MD again', RECOVERY_LIMIT_MS + 5000, 0);
-      const ms = Date.now() - t0;
-      log(`     link dropped on the MD's side; A hears the MD again ${ms} ms later (limit ${RECOVERY_LIMIT_MS} ms)`);
-      check(recovered && ms <= RECOVERY_LIMIT_MS, `recovery took ${ms} ms (limit ${RECOVERY_LIMIT_MS} ms)`);
-      await expectHears(a, 'md', md.id, 2000);
-      check(await connectedTo(a, [md.id]), `musician A does not see the MD link connected: ${JSON.stringify(await peersOf(a))}`);
-    } finally { await letGo(); }
-    await waitSilent(a);
-  });
+  // Dropped on the talker's side, then on the listener's: either way the pair must rebuild it.
+  for (const [num, dropper, peer, side] of [['9', md, a, "the MD's"], ['9b', a, md, "musician A's"]]) {
+    await step(`${num}. a link dropped on ${side} side recovers by itself while the MD talks`, async () => {
+      await pickTarget(md, 'all');
+      const letGo = await holdTalk(md);
+      try {
+        await expectHears(a, 'md', md.id);
+        const t0 = Date.now();
+        await hook(dropper, (id) => window.__downbeat.voice.dropLink(id), peer.id);
+        let sawDrop = false;
+        const recovered = await waitFor(async () => {
+          const [peers, r] = await Promise.all([peersOf(dropper), meter(a, 300)]);
+          const up = peers.some((x) => x.id === peer.id && x.connectionState === 'connected');
+          const h = heardTones(r);
+          if (!up || !h.includes('md')) sawDrop = true;
+          return sawDrop && up && h.length === 1 && h[0] === 'md';
+        }, 'the MD ↔ A link to come back and A to hear the MD again', RECOVERY_LIMIT_MS + 5000, 0);
+        const ms = Date.now() - t0;
+        // A new peer connection needs a new offer/answer between the two: proof the link really went.
+        const renegotiated = [md, a].some((p) => p.sent.some((f) => f.t >= t0 && f.m.type === 'rtc.offer'))
+          && [md, a].some((p) => p.sent.some((f) => f.t >= t0 && f.m.type === 'rtc.answer'));
+        log(`     link dropped on ${side} side; A hears the MD again ${ms} ms later (limit ${RECOVERY_LIMIT_MS} ms)`);
+        check(renegotiated, 'no new rtc.offer/rtc.answer between the MD and A after dropLink: the link was not rebuilt (did dropLink close it?)');
+        check(recovered && ms <= RECOVERY_LIMIT_MS, `recovery took ${ms} ms (limit ${RECOVERY_LIMIT_MS} ms)`);
+        await expectHears(a, 'md', md.id, 2000);
+        check(await connectedTo(md, [a.id]) && await connectedTo(a, [md.id]), `the MD ↔ A link is not connected on both ends: MD ${JSON.stringify(await peersOf(md))}, A ${JSON.stringify(await peersOf(a))}`);
+      } finally { await letGo(); }
+      await waitSilent(a);
+    });
+  }
 
   await step('no uncaught errors in the pages', async () => {
     check(pageErrors.length === 0, `page errors:\n  ${pageErrors.join('\n  ')}`);
@@ -697,8 +711,8 @@ async function main() {
 // ---- run, always cleaning up ---------------------------------------------------------------
 
 async function cleanup() {
-  await Promise.all(browsers.map((b) => Promise.race([b.close().catch(() => {}), sleep(5000)])));
-  for (const b of browsers) { try { b.process()?.kill('SIGKILL'); } catch { /* gone */ } }
+  await Promise.all(browsers.map((bs) => Promise.race([bs.close().catch(() => {}), sleep(5000)])));
+  for (const bs of browsers) { try { bs.process()?.kill('SIGKILL'); } catch { /* gone */ } }
   if (server) { const s = server; server = null; s.kill('SIGTERM'); setTimeout(() => { try { s.kill('SIGKILL'); } catch { /* gone */ } }, 3000).unref(); }
 }
 let cleaning = null;
