@@ -105,6 +105,8 @@ export class DcVoice {
   private readonly opts: Required<DcVoiceOptions>;
   private readonly ready: Promise<void>;
   private capture: AudioWorkletNode | null = null;
+  private micWanted: MediaStream | null = null;
+  private closed = false;
   private source: MediaStreamAudioSourceNode | null = null;
   private sendTo: RTCDataChannel[] = [];
   private sending = false;
@@ -123,14 +125,25 @@ export class DcVoice {
     this.ready = load_worklet(ctx);
   }
 
-  /** Taps the microphone (once). Sends nothing until `setSending` names channels. */
-  async start(mic: MediaStream): Promise<void> {
+  /**
+   * Taps the microphone; again with another stream replaces it, null detaches it. Sends nothing
+   * until `setSending` names channels.
+   */
+  async start(mic: MediaStream | null): Promise<void> {
+    this.micWanted = mic;
     await this.ready;
-    if (this.capture) return;
-    this.source = this.ctx.createMediaStreamSource(mic);
-    this.capture = new AudioWorkletNode(this.ctx, 'downbeat-ll-capture', { numberOfInputs: 1, numberOfOutputs: 0, channelCount: 1, channelCountMode: 'explicit' });
-    this.capture.port.onmessage = (e: MessageEvent<CaptureMsg>) => this.on_quantum(e.data);
-    this.source.connect(this.capture);
+    if (this.micWanted !== mic || this.closed) return; // superseded while the module loaded
+    if (!this.capture) {
+      this.capture = new AudioWorkletNode(this.ctx, 'downbeat-ll-capture', { numberOfInputs: 1, numberOfOutputs: 0, channelCount: 1, channelCountMode: 'explicit' });
+      this.capture.port.onmessage = (e: MessageEvent<CaptureMsg>) => this.on_quantum(e.data);
+      if (this.sending) this.capture.port.postMessage({ send: true });
+    }
+    this.source?.disconnect();
+    this.source = null;
+    if (mic) {
+      this.source = this.ctx.createMediaStreamSource(mic);
+      this.source.connect(this.capture);
+    }
   }
 
   /** Sends to exactly these channels from now on; [] ends the talk (with a fade and an end marker). */
@@ -161,7 +174,7 @@ export class DcVoice {
     channel.addEventListener('message', peer.onMessage);
     this.peers.set(peerId, peer);
     void this.ready.then(() => {
-      if (peer.closed) return;
+      if (peer.closed || this.closed) return;
       const node = new AudioWorkletNode(this.ctx, 'downbeat-ll-playout', {
         numberOfInputs: 0, numberOfOutputs: 1, outputChannelCount: [1],
         processorOptions: { targetMs: this.opts.targetBufferMs, maxTargetMs: this.opts.maxBufferMs },
@@ -200,6 +213,7 @@ export class DcVoice {
   /** Stops capture and every peer. */
   close(): void {
     this.setSending([]);
+    this.closed = true;
     for (const id of [...this.peers.keys()]) this.removePeer(id);
     this.source?.disconnect();
     this.capture?.disconnect();
