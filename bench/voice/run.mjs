@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, openSync, rmSync,
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Rig, RATE, sleep, track, killAll, pulseTrain, talkLoop, writeWav } from './lib/rig.mjs';
+import { Rig, RATE, sleep, track, killAll, setOnTrack, pulseTrain, talkLoop, writeWav } from './lib/rig.mjs';
 import { findOnsets, pair, summary, envelope, firstAudible, audibleFraction } from './lib/onsets.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -66,9 +66,30 @@ function sh(cmd, args, { allowFail = false } = {}) {
 // "lo": one namespace of our own with only a loopback interface; server and both Chromiums in it
 // (host candidates on 127.0.0.1, no real interface). Without root: the root namespace, loopback.
 // "impaired": talker + server in namespace A, listener in B, joined only by voice_netem (TUN ↔ TUN).
-const nsPrefix = `dbv${process.pid % 100000}`;
+const nsPrefix = `dbv${process.pid}`;
 const namespaces = [];
-function nsAdd(name) { sh('ip', ['netns', 'add', name]); namespaces.push(name); sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']); }
+function nsAdd(name) {
+  sh('ip', ['netns', 'add', name]);
+  namespaces.push(name);
+  appendFileSync(join(tmp, 'reap.ns'), name + '\n');
+  sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+}
+// Namespaces left by a run that was killed (-9) before it could delete them.
+function nsStale() {
+  for (const line of (sh('ip', ['netns', 'list'], { allowFail: true }) ?? '').split('\n')) {
+    const m = /^(dbv(\d+)(lo|a|b))\b/.exec(line.trim());
+    if (m && !existsSync(`/proc/${m[2]}`)) sh('ip', ['netns', 'del', m[1]], { allowFail: true });
+  }
+}
+// If this process dies without cleaning up (SIGKILL, a crash), a detached watcher kills what it
+// started and deletes its namespaces; it exits by itself within a second of this process's end.
+function startReaper() {
+  setOnTrack((c) => { if (c.pid) appendFileSync(join(tmp, 'reap.pids'), c.pid + '\n'); });
+  const script = `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; ` +
+    `[ -f ${tmp}/reap.pids ] && for p in $(cat ${tmp}/reap.pids); do kill -9 $p 2>/dev/null; done; ` +
+    `[ -f ${tmp}/reap.ns ] && for n in $(cat ${tmp}/reap.ns); do ip netns del $n 2>/dev/null; done; exit 0`;
+  spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' }).unref();
+}
 function nsCleanup() { for (const n of namespaces.splice(0)) sh('ip', ['netns', 'del', n], { allowFail: true }); }
 
 class LoNet {
@@ -301,6 +322,15 @@ async function floorRuns() {
       const info = await f.page.evaluate((m) => window.startFloor(m), mode);
       await sleep(500);
       await measurePulses(`floor ${mode}`, { extra: { path: 'floor', mode, net: 'none', audio: info } });
+      if (mode === 'webaudio' && ONLY.includes('press') && !SMOKE) {
+        // Checks the press timing itself: opening a gain node in the floor page should be heard
+        // after about the page's output latency (AudioContext base + output latency), nothing more.
+        await f.page.evaluate(() => window.gate(false));
+        await sleep(300);
+        await measurePress('floor gate (checks the press timing)', {
+          press: () => f.page.evaluate(() => window.gate(true)), release: () => f.page.evaluate(() => window.gate(false)),
+          trials: Math.min(TRIALS, 10), extra: { path: 'floor', net: 'none', audio: info } });
+      }
       await f.page.evaluate(() => window.stopFloor());
     }
   } finally { await f.close(); }
@@ -458,14 +488,15 @@ async function measureStall(label, s, net, path, cutMs = 5000) {
   const m = envelope(r.right, RATE);
   const idx = (t) => Math.round(((t - r.wallAtZero) / 1000) * RATE);
   const back = firstAudible(m, RATE, idx(tRestore), idx(end), 0.01);
-  const goneAt = (() => { // the first 50 ms window after the cut with no sound
-    const w = Math.round(0.05 * RATE);
+  const goneAt = (() => { // the first 20 ms window after the cut with no sound
+    const w = Math.round(0.02 * RATE);
     for (let i = idx(tCut); i < idx(tRestore); i += w) if (audibleFraction(m, i, i + w, 0.01) === 0) return i;
     return -1;
   })();
   const res = {
     kind: 'stall', label, path: `app-${path}`, net: net.kind, cut_ms: cutMs,
     detected_ms: { talker: ms1(seen.md), listener: ms1(seen.mu) },
+    heard_before_cut: Math.round(audibleFraction(m, idx(tCut) - 2 * RATE, idx(tCut), 0.01) * 1000) / 1000,
     silent_after_cut_ms: goneAt >= 0 ? ms1(((goneAt - idx(tCut)) / RATE) * 1000) : null,
     audio_back_after_restore_ms: back >= 0 ? ms1(((back - idx(tRestore)) / RATE) * 1000) : null,
     timeline,
@@ -497,9 +528,19 @@ let chromiumVersion = '?';
 const rig = new Rig(join(tmp, 'rig'), { latencyMsec: 5, log });
 let exitCode = 0;
 const t0 = Date.now();
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+  process.once(sig, async () => {
+    log(`FAIL killed by ${sig}: cleaning up`);
+    await killAll();
+    nsCleanup();
+    process.exit(1);
+  });
+}
 try {
   check(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}`);
   for (const bin of ['pulseaudio', 'parec', 'paplay', 'Xvfb']) check(sh('sh', ['-c', `command -v ${bin} || true`]).trim(), `${bin} missing: run scripts/install-deps.sh`);
+  if (IS_ROOT) nsStale();
+  startReaper();
   chromiumVersion = sh(CHROMIUM, ['--version'], { allowFail: true })?.trim() ?? '?';
   log(`# voice bench (${LABEL}): ${PULSES} pulses per path, ${cpus().length} cores (${cpus()[0]?.model}), load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, ${chromiumVersion}${NICE ? `, Chromium at nice ${NICE}` : ''}`);
   await rig.start();
@@ -528,7 +569,7 @@ try {
 
   // The smoke's contract: every path it measured paired its pulses; otherwise the rig is broken.
   const m2e = results.filter((r) => r.kind === 'm2e');
-  check(m2e.length > 0, 'nothing was measured');
+  check(results.some((r) => ['m2e', 'press', 'stall'].includes(r.kind)), 'nothing was measured');
   const bad = m2e.filter((r) => r.paired < Math.ceil(r.pulses * (r.net === 'impaired' ? 0.7 : 0.8)));
   check(bad.length === 0, `pulses not paired (the rig cannot measure these): ${bad.map((r) => `${r.label}: ${r.paired}/${r.pulses} (spoken ${r.spoken}, heard ${r.heard})`).join('; ')}`);
   if (SMOKE) {

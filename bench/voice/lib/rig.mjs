@@ -12,12 +12,16 @@ import { join } from 'node:path';
 
 export const RATE = 48000;
 const children = new Set();
+let onTrack = null;
+// Called with every child as it starts (the run's reaper writes their pids down).
+export function setOnTrack(fn) { onTrack = fn; }
 
 export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
 // Every child of the benchmark goes through here, so one call kills them all (also on failure).
 export function track(child, name) {
   children.add(child);
+  onTrack?.(child);
   child.benchName = name;
   child.on('exit', () => children.delete(child));
   return child;

@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+// Prints the tables of REPORT.md from one run in results.jsonl (default: the last line).
+//   node bench/voice/report.mjs [results.jsonl] [line index, negative from the end]
+import { readFileSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const file = process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), 'results.jsonl');
+const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim());
+const at = Number(process.argv[3] ?? -1);
+const run = JSON.parse(lines.at(at));
+const f = (x) => (x == null ? '—' : String(x));
+const out = (s) => process.stdout.write(s + '\n');
+
+out(`Run ${run.date} (${run.label}${run.ok === false ? ', FAILED' : ''}): ${run.machine.cores} cores ${run.machine.cpu}, load at end ${run.machine.load_at_end?.join(' ')}; ${run.chromium}${run.chromium_nice ? `, Chromium at nice ${run.chromium_nice}` : ''}; ${run.pulses} pulses per path, ${run.trials} presses.`);
+out('');
+out('| path | net | paired | mouth-to-ear p50 / p95 / max (ms) | jitter buffer (ms) | playout delay (ms) | loss / concealed | RTT (ms) | codec |');
+out('|---|---|---|---|---|---|---|---|---|');
+for (const r of run.results.filter((x) => x.kind === 'm2e')) {
+  const s = r.m2e_ms, st = r.stats ?? {};
+  const pct = (x) => (x == null ? '—' : `${(x * 100).toFixed(1)} %`);
+  const codec = st.codec ? st.codec.replace(/^audio\//, '').replace(/minptime=\d+;?/, '').slice(0, 40) : '—';
+  out(`| ${r.label.replace(/ \((lo|impaired)\)$/, '')} | ${r.net} | ${r.paired}/${r.pulses} | ${f(s.p50)} / ${f(s.p95)} / ${f(s.max)} | ${f(st.jitterBufferMs)} | ${f(st.playoutDelayMs)} | ${pct(st.loss)} / ${pct(st.concealed)} | ${f(st.rttMs)} | ${codec} |`);
+}
+const press = run.results.filter((x) => x.kind === 'press');
+if (press.length) {
+  out('');
+  out('| press → first audible sample | net | heard | p50 / p95 / max (ms) |');
+  out('|---|---|---|---|');
+  for (const r of press) { const s = r.press_to_audible_ms; out(`| ${r.label.replace(/ \((lo|impaired)\)$/, '')} | ${r.net} | ${r.audible}/${r.trials} | ${f(s.p50)} / ${f(s.p95)} / ${f(s.max)} |`); }
+}
+const stall = run.results.filter((x) => x.kind === 'stall');
+if (stall.length) {
+  out('');
+  out('| stall (path cut 5 s) | flagged: listener / talker (ms after the cut) | silent after the cut (ms) | audio back after restore (ms) |');
+  out('|---|---|---|---|');
+  for (const r of stall) out(`| ${r.label} | ${f(r.detected_ms.listener)} / ${f(r.detected_ms.talker)} | ${f(r.silent_after_cut_ms)} | ${f(r.audio_back_after_restore_ms)} |`);
+}
+for (const n of run.notes ?? []) out(`\nNote: ${n}`);
