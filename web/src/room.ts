@@ -58,7 +58,7 @@ export class Room {
     this.audio.latencyMs = this.settings.get().latencyMs;
     this.audio.setVolume(this.settings.get().volume);
     this.state.set({ ...emptyState, me: session.participant.id, room: session.room, participants: [session.participant] });
-    this.voice = new Voice({ state: this.state, audio: this.audio, sendFrame: (t, d) => this.connection.sendFrame(t, d) }, session.participant.role);
+    this.voice = new Voice({ state: this.state, conn: this.conn, audio: this.audio, sendFrame: (t, d) => this.connection.sendFrame(t, d) }, session.participant.role);
   }
 
   async start(): Promise<void> {

@@ -43,6 +43,7 @@ class Peer {
   queue: Promise<void> = Promise.resolve();
   announced = false;
   closed = false;
+  unsent: { type: 'rtc.offer' | 'rtc.answer'; sdp: string } | null = null; // lost while signalling was down
   disconnectedAt: number | null = null;
   lastRestartAt = 0;
   readonly createdAt = Date.now();
@@ -62,8 +63,21 @@ export class Mesh {
   private readonly goneListeners = new Set<(id: string) => void>();
   private readonly changeListeners = new Set<() => void>();
   private stopped = false;
+  private signalling = false;
 
   constructor(private readonly host: MeshHost) {}
+
+  /** The room socket is up (hello received) or down. New connections wait for it; an offer or answer lost meanwhile is sent again. */
+  setSignalling(up: boolean): void {
+    if (up === this.signalling) return;
+    this.signalling = up;
+    if (!up) return;
+    for (const p of this.peers.values()) {
+      const u = p.unsent;
+      if (u) { p.unsent = null; this.sendSdp(p, u.type, u.sdp); }
+    }
+    this.reconcile();
+  }
 
   /** Called with each peer connection once its transceiver and data channel exist (again after a rebuild). */
   onPeer(fn: (link: PeerLink) => void): () => void {
@@ -128,7 +142,7 @@ export class Mesh {
     for (const p of [...this.peers.values()]) {
       const st = p.pc.connectionState;
       if (st === 'failed' || st === 'closed') { this.rebuild(p, true); continue; }
-      if (st !== 'connected' && now - p.createdAt > STUCK_MS && p.disconnectedAt === null) { this.rebuild(p, true); continue; }
+      if (st !== 'connected' && now - p.createdAt > STUCK_MS && p.disconnectedAt === null && this.signalling) { this.rebuild(p, true); continue; }
       if (st === 'disconnected') {
         p.disconnectedAt ??= now;
         const gone = now - p.disconnectedAt;
@@ -159,6 +173,7 @@ export class Mesh {
       const grace = this.graceUntil.get(p.id) ?? 0;
       if (!this.wanted.has(p.id) && now > grace) { this.close(p); this.graceUntil.delete(p.id); }
     }
+    if (!this.signalling) return; // a new connection could not negotiate
     for (const id of this.wanted) {
       if (this.peers.has(id)) continue;
       if (now - (this.lastRebuild.get(id) ?? 0) < REBUILD_MIN_GAP_MS / 2) continue;
@@ -179,8 +194,7 @@ export class Mesh {
         p.makingOffer = true;
         await pc.setLocalDescription();
         if (p.closed || !pc.localDescription) return;
-        // A lost offer (offline) is not fatal: the watchdog rebuilds a link that never came up.
-        this.host.send('rtc.offer', { to: id, sdp: mungeOpus(pc.localDescription.sdp) }).catch(() => {});
+        this.sendSdp(p, 'rtc.offer', mungeOpus(pc.localDescription.sdp));
       } catch (e) {
         this.onError(p, e);
       } finally {
@@ -268,9 +282,17 @@ export class Mesh {
       if (!p.transceiver) this.adopt(p);
       await pc.setLocalDescription();
       if (p.closed || !pc.localDescription) return;
-      this.host.send('rtc.answer', { to: p.id, sdp: mungeOpus(pc.localDescription.sdp) }).catch(() => {});
+      this.sendSdp(p, 'rtc.answer', mungeOpus(pc.localDescription.sdp));
       this.announce(p);
     }
+  }
+
+  private sendSdp(p: Peer, type: 'rtc.offer' | 'rtc.answer', sdp: string): void {
+    if (!this.signalling) { p.unsent = { type, sdp }; return; }
+    this.host.send(type, { to: p.id, sdp }).catch(() => {
+      // Offline between the check and the send: again when the socket is back.
+      if (!p.closed && !this.signalling && p.pc.localDescription?.type === (type === 'rtc.offer' ? 'offer' : 'answer')) p.unsent = { type, sdp };
+    });
   }
 
   /** The polite end takes the audio transceiver of the first offer as its own. */

@@ -27,6 +27,8 @@ export type PeerView = PeerInfo & { stalled: boolean; weak: boolean; link: LinkR
 /** What the voice needs of the room. */
 export type VoiceRoom = {
   state: Store<RoomState>;
+  /** The room socket's status: signalling works only while it is 'online'. */
+  conn: { get(): { status: string }; subscribe(fn: () => void): () => void };
   audio: ClickAudio;
   sendFrame(type: string, data: Record<string, unknown>): Promise<unknown>;
 };
@@ -100,6 +102,9 @@ export class Voice {
     if (!this.setPath(wanted)) this.setPath('rtp');
     this.cleanups.push(audio.onContext((ctx) => this.onContext(ctx)));
     this.cleanups.push(this.room.state.subscribe(() => this.applyState()));
+    const onConn = () => this.mesh?.setSignalling(this.room.conn.get().status === 'online');
+    this.cleanups.push(this.room.conn.subscribe(onConn));
+    onConn();
     const t1 = window.setInterval(() => { this.mesh?.tick(); this.refreshPeers(); }, TICK_MS);
     const t2 = window.setInterval(() => void this.poll(), STATS_EVERY_MS);
     this.cleanups.push(() => { clearInterval(t1); clearInterval(t2); });
