@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 #include <sstream>
 
+#include "server/net/request_target.hpp"
 #include "server/net/websocket_session.hpp"
 
 namespace downbeat::server {
@@ -76,13 +77,11 @@ std::optional<std::string> read_file(const std::filesystem::path& p) {
 Response static_file(const Request& req, const std::string& web_root, std::string_view path) {
   namespace fs = std::filesystem;
   if (web_root.empty()) return error_response(req, core::ErrorCode::not_found, "the web app is not built: run `make build`");
-  // Reject anything that could climb out of the web root.
-  if (path.find("..") != std::string_view::npos || path.find('\\') != std::string_view::npos || path.find('\0') != std::string_view::npos)
-    return error_response(req, core::ErrorCode::bad_request, "bad path");
-  std::string rel(path == "/" ? "/index.html" : path);
+  auto sp = static_path(path);
+  if (!sp) return error_response(req, core::ErrorCode::bad_request, "bad path");
+  const std::string& rel = sp->rel;
   fs::path file = fs::path(web_root) / rel.substr(1);
-  bool is_app_route = rel.rfind('.') == std::string::npos || rel.rfind('.') < rel.rfind('/');
-  if (is_app_route) file = fs::path(web_root) / "index.html";  // single page app: /j/CODE and friends
+  if (sp->app_route) file = fs::path(web_root) / "index.html";  // single page app: /j/CODE and friends
   std::error_code ec;
   if (!fs::is_regular_file(file, ec)) {
     if (!fs::exists(fs::path(web_root) / "index.html")) return error_response(req, core::ErrorCode::not_found, "the web app is not built: run `make build`");
@@ -107,13 +106,6 @@ std::optional<json::value> parse_body(const Request& req) {
   json::value v = json::parse(req.body(), ec);
   if (ec) return std::nullopt;
   return v;
-}
-
-std::string query_param(const boost::urls::url_view& u, std::string_view key) {
-  auto params = u.params();
-  auto it = params.find(key);
-  if (it == params.end()) return {};
-  return std::string((*it).value);
 }
 
 }  // namespace
@@ -173,10 +165,7 @@ bool HttpServer::origin_allowed(std::string_view origin, std::string_view host) 
   return origin == self || std::find(opts_.allow_origins.begin(), opts_.allow_origins.end(), origin) != opts_.allow_origins.end();
 }
 
-std::optional<std::int64_t> HttpServer::parse_since(const std::string& s) {
-  if (s.empty() || s.size() > 18 || !std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
-  return std::stoll(s);
-}
+std::optional<std::int64_t> HttpServer::parse_since(const std::string& s) { return parse_since_value(s); }
 
 template <class Stream>
 asio::awaitable<bool> HttpServer::write_response(Stream& stream, Response res, const char* route, boost::system::error_code& ec) {
