@@ -16,6 +16,7 @@ std::string jwt_sign(const Claims& c, const JwtKey& key) {
   json::object header{{"alg", "HS256"}, {"typ", "JWT"}, {"kid", key.kid}};
   json::object payload{{"iss", kJwtIssuer}, {"aud", kJwtAudience}, {"sub", c.sub}, {"room", c.room}, {"role", c.role},
                        {"iat", c.iat},      {"nbf", c.nbf ? c.nbf : c.iat},    {"exp", c.exp}, {"jti", c.jti}};
+  if (!c.fam.empty()) payload["fam"] = c.fam;
   std::string signing_input = base64url_encode(json::serialize(header)) + "." + base64url_encode(json::serialize(payload));
   return signing_input + "." + base64url_encode(hmac_sha256(key.secret, signing_input));
 }
@@ -72,6 +73,7 @@ JwtVerdict jwt_verify(std::string_view token, const JwtKey& key, std::int64_t no
   c.room = *room;
   c.role = *role;
   c.jti = str("jti").value_or("");
+  c.fam = str("fam").value_or("");
   c.iat = num("iat").value_or(0);
   c.exp = *exp;
   c.nbf = nbf.value_or(0);

@@ -19,6 +19,7 @@ struct Claims {
   std::string room;
   std::string role;
   std::string jti;
+  std::string fam;  // refresh-token family: a replayed refresh token revokes every access token of its family
   std::int64_t iat = 0;
   std::int64_t exp = 0;
   std::int64_t nbf = 0;

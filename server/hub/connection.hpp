@@ -23,6 +23,7 @@ class Connection {
   std::string address;
   std::string participant;
   std::string room;
+  std::string family;  // the refresh-token family its access token came from
   core::Role role = core::Role::viewer;
   core::TokenBucket frames{50, 100};
   // Refused frames drain this one; when it is empty the client is flooding, not bursting.

@@ -168,6 +168,10 @@ Claims Hub::authorize(const std::string& token, const std::string& address) {
     metrics_.inc("downbeat_auth_failures_total", "reason=\"kicked\"");
     throw HttpError{ErrorCode::unauthorized, "you were removed from the room by the MD: scan the QR code to join again"};
   }
+  if (!c.fam.empty() && storage_.family_revoked(c.fam)) {
+    metrics_.inc("downbeat_auth_failures_total", "reason=\"revoked\"");
+    throw HttpError{ErrorCode::unauthorized, "this session was revoked: scan the QR code to join again"};
+  }
   if (conns_from(address) >= cfg_.max_conns_per_ip) {
     metrics_.inc("downbeat_rate_limited_total", "limit=\"conns_per_ip\"");
     throw HttpError{ErrorCode::rate_limited, "too many connections from your address (" + std::to_string(cfg_.max_conns_per_ip) + "): close other tabs", 5};
@@ -183,6 +187,7 @@ void Hub::attach(const std::shared_ptr<Connection>& conn, const Claims& claims, 
   }
   conn->participant = claims.sub;
   conn->room = claims.room;
+  conn->family = claims.fam;
   conn->role = core::role_from_string(claims.role).value_or(core::Role::viewer);
   metrics_.inc("downbeat_connections_total");
   const core::Participant* p = rt->room.find_participant(claims.sub);

@@ -94,6 +94,8 @@ class Hub {
   void sweep();
   JoinResult issue_tokens(const core::Participant& p, RoomRuntime& rt, const std::string& family);
   int conns_from(const std::string& address) const;
+  // Closes every live connection whose token came from this refresh-token family.
+  void close_family(const std::string& room, const std::string& family, const std::string& reason);
 
   boost::asio::io_context& io_;
   Storage& storage_;

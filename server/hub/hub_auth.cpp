@@ -56,9 +56,9 @@ std::optional<std::string> field(const json::value& body, std::string_view key) 
 
 JoinResult Hub::issue_tokens(const core::Participant& p, RoomRuntime& rt, const std::string& family) {
   std::int64_t now_s = unix_seconds();
-  Claims c{p.id, rt.room.id(), std::string(core::to_string(p.role)), random_hex(8), now_s, now_s + cfg_.token_ttl_s, now_s};
+  Claims c{p.id, rt.room.id(), std::string(core::to_string(p.role)), random_hex(8), family, now_s, now_s + cfg_.token_ttl_s, now_s};
   std::string refresh = base64url_encode(random_bytes(32));
-  storage_.insert_refresh(sha256_hex(refresh), p.id, rt.room.id(), family, now_us() + cfg_.refresh_ttl_s * 1'000'000);
+  storage_.insert_refresh(sha256_hex(refresh), p.id, rt.room.id(), family, unix_us() + cfg_.refresh_ttl_s * 1'000'000);
   return JoinResult{jwt_sign(c, key_), refresh, rt.room.participant_json(p), rt.room.room_json()};
 }
 
@@ -125,13 +125,14 @@ JoinResult Hub::exchange(const std::string& address, const json::value& body) {
 JoinResult Hub::refresh(const json::value& body) {
   auto token = field(body, "refresh_token");
   if (!token) throw HttpError{ErrorCode::bad_request, "refresh_token is required"};
-  auto use = storage_.use_refresh(sha256_hex(*token), now_us());
+  auto use = storage_.use_refresh(sha256_hex(*token), unix_us());
   using R = RefreshUse::Result;
   switch (use.result) {
     case R::ok: break;
     case R::reused:
       metrics_.inc("downbeat_auth_failures_total", "reason=\"refresh_reuse\"");
-      spdlog::warn("auth.refresh_reuse room={} participant={}: revoked the device's tokens", use.room, use.participant);
+      spdlog::warn("auth.refresh_reuse room={} participant={}: revoked the device's tokens and closed its sessions", use.room, use.participant);
+      close_family(use.room, use.family, "this device's session was revoked (a refresh token was replayed): scan the QR code to join again");
       throw HttpError{ErrorCode::unauthorized, "this refresh token was already used, so this device's sessions were revoked: scan the QR code to join again"};
     case R::revoked:
       metrics_.inc("downbeat_auth_failures_total", "reason=\"refresh_revoked\"");
@@ -149,9 +150,18 @@ JoinResult Hub::refresh(const json::value& body) {
   return issue_tokens(*p, *rt, use.family);
 }
 
+void Hub::close_family(const std::string& room, const std::string& family, const std::string& reason) {
+  auto it = rooms_.find(room);
+  if (it == rooms_.end() || family.empty()) return;
+  for (auto& w : it->second->conns)
+    if (auto c = w.lock(); c && c->family == family) c->close(1008, reason);
+}
+
 json::object Hub::room_codes(const std::string& bearer) {
   auto verdict = jwt_verify(bearer, key_, unix_seconds());
   if (!verdict.claims) throw HttpError{ErrorCode::unauthorized, verdict.error};
+  if (!verdict.claims->fam.empty() && storage_.family_revoked(verdict.claims->fam))
+    throw HttpError{ErrorCode::unauthorized, "this session was revoked: scan the QR code to join again"};
   if (verdict.claims->role != "md") throw HttpError{ErrorCode::forbidden, "only the MD may see the join codes"};
   json::object codes;
   for (const auto& [role, code] : storage_.codes(verdict.claims->room)) codes[core::to_string(role)] = code;

@@ -1,5 +1,8 @@
 #include "server/storage/storage.hpp"
 
+#include <sys/stat.h>
+
+#include <chrono>
 #include <stdexcept>
 #include <string_view>
 
@@ -74,6 +77,8 @@ Storage::Storage(const std::string& path) {
     sqlite3_close(db_);
     throw std::runtime_error("cannot open database " + path + ": " + msg);
   }
+  // SQLite gives -wal and -shm the main file's mode, so 0600 here covers all three.
+  if (path != ":memory:" && !path.empty()) ::chmod(path.c_str(), 0600);
   sqlite3_busy_timeout(db_, 5000);
   exec("PRAGMA journal_mode=WAL");
   // FULL: an acknowledged change survives power loss, not just a process crash (docs/decisions/0001).
@@ -115,6 +120,49 @@ void Storage::migrate() {
     )");
     tx.commit();
   }
+  if (version < 2) {
+    // Refresh-token expiry moves from the monotonic clock (restarts at every reboot) to Unix time.
+    using namespace std::chrono;
+    std::int64_t shift = duration_cast<microseconds>(system_clock::now().time_since_epoch()).count() -
+                         duration_cast<microseconds>(steady_clock::now().time_since_epoch()).count();
+    Tx tx(db_);
+    Stmt u(db_, "UPDATE refresh_tokens SET expires = expires + ?");
+    u.bind(1, shift).run();
+    exec(R"(
+      CREATE TABLE server_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      PRAGMA user_version = 2;
+    )");
+    tx.commit();
+  }
+}
+
+bool Storage::family_revoked(const std::string& family) {
+  Stmt s(db_, "SELECT 1 FROM refresh_tokens WHERE family = ? AND revoked = 1 LIMIT 1");
+  s.bind(1, family);
+  return s.step();
+}
+
+void Storage::delete_participants(const std::string& room, const std::vector<std::string>& ids) {
+  Tx tx(db_);
+  for (const auto& id : ids) {
+    Stmt e(db_, "DELETE FROM entities WHERE room = ? AND kind = 'participant' AND id = ?");
+    e.bind(1, room).bind(2, id).run();
+    Stmt r(db_, "DELETE FROM refresh_tokens WHERE participant = ?");
+    r.bind(1, id).run();
+  }
+  tx.commit();
+}
+
+std::optional<std::string> Storage::server_meta(const std::string& key) {
+  Stmt s(db_, "SELECT value FROM server_meta WHERE key = ?");
+  s.bind(1, key);
+  if (!s.step()) return std::nullopt;
+  return s.text(0);
+}
+
+void Storage::set_server_meta(const std::string& key, const std::string& value) {
+  Stmt s(db_, "INSERT INTO server_meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  s.bind(1, key).bind(2, value).run();
 }
 
 std::vector<RoomRow> Storage::rooms() {
@@ -295,6 +343,7 @@ void Storage::backup(const std::string& file) {
   sqlite3_backup_finish(b);
   std::string msg = sqlite3_errmsg(dest);
   sqlite3_close(dest);
+  ::chmod(file.c_str(), 0600);  // a backup holds the join codes too
   if (rc != SQLITE_DONE) throw std::runtime_error("backup failed: " + msg);
 }
 

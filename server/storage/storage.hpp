@@ -42,6 +42,7 @@ struct RefreshUse {
 
 class Storage {
  public:
+  // Creates the database (and its -wal / -shm) readable by the owner only: it holds the join codes.
   explicit Storage(const std::string& path);
   ~Storage();
   Storage(const Storage&) = delete;
@@ -64,9 +65,18 @@ class Storage {
   void set_codes(const std::string& room, const std::map<core::Role, std::string>& codes, std::int64_t now_us);
   std::optional<JoinCode> lookup_code(const std::string& code);
 
-  void insert_refresh(const std::string& hash, const std::string& participant, const std::string& room, const std::string& family, std::int64_t expires_us);
-  RefreshUse use_refresh(const std::string& hash, std::int64_t now_us);
+  // Refresh-token expiry is wall-clock (Unix µs): it must outlive a reboot correctly.
+  void insert_refresh(const std::string& hash, const std::string& participant, const std::string& room, const std::string& family, std::int64_t expires_unix_us);
+  RefreshUse use_refresh(const std::string& hash, std::int64_t now_unix_us);
   void revoke_participant_tokens(const std::string& participant);
+  // A family is revoked once a rotated refresh token of it was replayed (or its device was kicked).
+  bool family_revoked(const std::string& family);
+  // Participants pruned from a room (long gone): their records and refresh tokens.
+  void delete_participants(const std::string& room, const std::vector<std::string>& ids);
+
+  // Small key/value facts about the server itself (the boot it last ran in).
+  std::optional<std::string> server_meta(const std::string& key);
+  void set_server_meta(const std::string& key, const std::string& value);
 
   bool writable();
   void backup(const std::string& file);

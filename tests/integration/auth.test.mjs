@@ -81,6 +81,36 @@ test('refresh rotates; replaying a used refresh token revokes the device', async
   assert.equal(unknown.status, 401);
 });
 
+test('a replayed refresh token ends the family\'s live session and its access tokens at once', async () => {
+  const j = await exchange({ code: room.codes.md, name: 'Stolen MD', device_id: 'phone-stolen-0001' });
+  const r1 = await refresh(j.json.refresh_token);
+  assert.equal(r1.status, 200);
+  const live = await Client.connect(server, r1.json);
+  await live.waitFor((m) => m.type === 'snapshot');
+  const codesBefore = await httpJson(server.base, '/api/room/codes', { headers: { authorization: `Bearer ${r1.json.token}` } });
+  assert.equal(codesBefore.status, 200, 'the MD may read the join codes');
+
+  const replay = await refresh(j.json.refresh_token); // the thief (or the owner) replays the old one
+  assert.equal(replay.status, 401);
+  const closed = await Promise.race([live.closed, new Promise((r) => setTimeout(() => r(null), 3000))]);
+  assert.ok(closed, 'the family\'s open socket is closed at once');
+  assert.equal(closed.code, 1008);
+  assert.match(closed.reason, /revoked/);
+  for (const token of [j.json.token, r1.json.token]) {
+    const again = await Client.connect(server, { ...r1.json, token }).then(() => null, (e) => e);
+    assert.ok(again && again.status === 401, 'old and newest access tokens no longer upgrade');
+    const codes = await httpJson(server.base, '/api/room/codes', { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(codes.status, 401, 'nor read the join codes');
+  }
+  // The device can come back the normal way: scan the QR code again.
+  const back = await exchange({ code: room.codes.md, name: 'Stolen MD', device_id: 'phone-stolen-0001' });
+  assert.equal(back.status, 200);
+  assert.equal(back.json.participant.id, j.json.participant.id, 'same phone, same participant');
+  const c = await Client.connect(server, back.json);
+  await c.waitFor((m) => m.type === 'snapshot');
+  await c.close();
+});
+
 test('room codes --rotate: old codes stop working, new ones work, also while serving', async () => {
   const rotated = JSON.parse(execFileSync(DOWNBEATD, ['room', 'codes', room.room, '--rotate', '--json', '--data-dir', server.dataDir], { encoding: 'utf8' }));
   assert.notEqual(rotated.codes.md, room.codes.md);

@@ -8,7 +8,7 @@ using namespace downbeat::server;
 
 namespace {
 const JwtKey kKey{"k1", std::string(32, 'x')};
-Claims claims(std::int64_t now) { return Claims{"p1", "r1", "musician", "j1", now, now + 900, now}; }
+Claims claims(std::int64_t now) { return Claims{"p1", "r1", "musician", "j1", "fam1", now, now + 900, now}; }
 std::string forge(const std::string& header_json, const std::string& payload_json, const std::string& sig) {
   return base64url_encode(header_json) + "." + base64url_encode(payload_json) + "." + sig;
 }
@@ -21,6 +21,7 @@ TEST(Jwt, SignedTokenVerifies) {
   EXPECT_EQ(v.claims->sub, "p1");
   EXPECT_EQ(v.claims->room, "r1");
   EXPECT_EQ(v.claims->role, "musician");
+  EXPECT_EQ(v.claims->fam, "fam1") << "the refresh family rides in the token, so a replay can revoke it";
 }
 
 TEST(Jwt, ExpiredTokenIsRejected) {
