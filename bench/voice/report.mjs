@@ -14,13 +14,13 @@ const out = (s) => process.stdout.write(s + '\n');
 
 out(`Run ${run.date} (${run.label}${run.ok === false ? ', FAILED' : ''}): ${run.machine.cores} cores ${run.machine.cpu}, load at end ${run.machine.load_at_end?.join(' ')}; ${run.chromium}${run.chromium_nice ? `, Chromium at nice ${run.chromium_nice}` : ''}; ${run.pulses} pulses per path, ${run.trials} presses.`);
 out('');
-out('| path | net | paired | mouth-to-ear p50 / p95 / max (ms) | jitter buffer (ms) | playout delay (ms) | loss / concealed | RTT (ms) | codec |');
-out('|---|---|---|---|---|---|---|---|---|');
+out('| path | net | paired | mouth-to-ear p50 / p95 / max (ms) | jitter buffer (ms) | playout delay (ms) | loss / concealed | RTT (ms) | packets/s | codec |');
+out('|---|---|---|---|---|---|---|---|---|---|');
 for (const r of run.results.filter((x) => x.kind === 'm2e')) {
   const s = r.m2e_ms, st = r.stats ?? {};
   const pct = (x) => (x == null ? '—' : `${(x * 100).toFixed(1)} %`);
   const codec = st.codec ? st.codec.replace(/^audio\//, '').replace(/minptime=\d+;?/, '').slice(0, 40) : '—';
-  out(`| ${r.label.replace(/ \((lo|impaired)\)$/, '')} | ${r.net} | ${r.paired}/${r.pulses} | ${f(s.p50)} / ${f(s.p95)} / ${f(s.max)} | ${f(st.jitterBufferMs)} | ${f(st.playoutDelayMs)} | ${pct(st.loss)} / ${pct(st.concealed)} | ${f(st.rttMs)} | ${codec} |`);
+  out(`| ${r.label.replace(/ \((lo|impaired)\)$/, '')} | ${r.net} | ${r.paired}/${r.pulses} | ${f(s.p50)} / ${f(s.p95)} / ${f(s.max)} | ${st.jitterBufferMs != null ? st.jitterBufferMs : st.appJitterBufferMs != null ? `${st.appJitterBufferMs} (app)` : '—'} | ${f(st.playoutDelayMs)} | ${pct(st.loss)} / ${pct(st.concealed)} | ${f(st.rttMs)} | ${f(st.packetsPerSecond)} | ${r.path === 'app-dc' ? (r.dc_options?.codec ?? 'pcm') + ' (dc)' : codec} |`);
 }
 const press = run.results.filter((x) => x.kind === 'press');
 if (press.length) {

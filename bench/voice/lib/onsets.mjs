@@ -62,9 +62,9 @@ export function findOnsets(x, rate, { holdoffMs = 150, minAbs = 0.004 } = {}) {
 // Pairing. The delay is first found as the mode of all heard − spoken differences in
 // [minLatencyMs, maxLatencyMs] (5 ms bins; the bursts are irregularly spaced, so only the true delay
 // lines many of them up), then followed burst by burst: each spoken onset takes the heard onset
-// nearest to spoken + current delay within ±windowMs (less than half the shortest spacing), and the
+// nearest to spoken + current delay within ±windowMs (less than half the shortest spacing, 420 ms), and the
 // delay moves to what it found. Heard onsets left over are "spurious".
-export function pair(spoken, heard, rate, { minLatencyMs = 1, maxLatencyMs = 2000, windowMs = 150 } = {}) {
+export function pair(spoken, heard, rate, { minLatencyMs = 1, maxLatencyMs = 2000, windowMs = 200 } = {}) {
   // Candidate delays: every heard − spoken difference in range; score: how many spoken onsets have a
   // heard onset within ±20 ms of spoken + delay. Ties go to the shorter delay.
   const tol = 0.020 * rate;
