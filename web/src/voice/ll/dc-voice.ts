@@ -71,10 +71,13 @@ type Peer = {
   ts: Unwrapper;
   talk: number;
   decoder: AudioDecoder | null;
-  decoderBase: number; // stream position of the decoder's timestamp 0
+  decoderBase: number; // stream position of the talk's first packet (chunk timestamps count from it)
   worklet: PlayoutStats | null;
   closed: boolean;
-  decodeStarted: number[]; // performance.now() of pending decodes
+  // Pending decodes, in order: one Opus packet gives one output. Chromium stamps outputs by counting
+  // decoded frames from the first timestamp, so after a lost packet its timestamps run early: the
+  // position comes from here instead.
+  decodes: Array<{ pos: number; t0: number }>;
   decodeMs: number | null;
 };
 
@@ -111,9 +114,10 @@ export class DcVoice {
   private sendTo: RTCDataChannel[] = [];
   private sending = false;
   private talk = 0;
+  // Talks asked for (setSending) whose first quantum has not come yet, and the one being captured.
+  private readonly starts: Array<{ talk: number; encoder: AudioEncoder | null }> = [];
+  private current: { talk: number; encoder: AudioEncoder | null } | null = null;
   private readonly seqs = new WeakMap<RTCDataChannel, number>();
-  private encoder: AudioEncoder | null = null;
-  private firstChunk = false;
   private readonly peers = new Map<string, Peer>();
   /** Packets sent / skipped because a channel was backed up (all channels together). */
   readonly sent = { packets: 0, skipped: 0, bytes: 0, encoderHoldMs: null as number | null };
@@ -136,7 +140,7 @@ export class DcVoice {
     if (!this.capture) {
       this.capture = new AudioWorkletNode(this.ctx, 'downbeat-ll-capture', { numberOfInputs: 1, numberOfOutputs: 0, channelCount: 1, channelCountMode: 'explicit' });
       this.capture.port.onmessage = (e: MessageEvent<CaptureMsg>) => this.on_quantum(e.data);
-      if (this.sending) this.capture.port.postMessage({ send: true });
+      if (this.sending) { this.begin_talk(); this.capture.port.postMessage({ send: true }); }
     }
     this.source?.disconnect();
     this.source = null;
@@ -152,14 +156,9 @@ export class DcVoice {
     const on = channels.length > 0;
     if (on === this.sending) return;
     this.sending = on;
-    if (on) {
-      this.talk = (this.talk + 1) & 0xff;
-      if (this.codec === 'opus') {
-        this.encoder = this.new_encoder(this.talk);
-        this.firstChunk = true;
-      }
-    }
-    this.capture?.port.postMessage({ send: on });
+    if (!this.capture) return; // no mic tapped yet: start() picks `sending` up
+    if (on) this.begin_talk();
+    this.capture.port.postMessage({ send: on });
   }
 
   /** That talker's output node (silent unless they talk to us); connect it to the mixer. */
@@ -168,7 +167,7 @@ export class DcVoice {
     channel.binaryType = 'arraybuffer';
     const out = this.ctx.createGain();
     const peer: Peer = {
-      channel, out, node: null, seq: new SeqTracker(), ts: new Unwrapper(32), talk: -1, decoder: null, decoderBase: 0, worklet: null, closed: false, decodeStarted: [], decodeMs: null,
+      channel, out, node: null, seq: new SeqTracker(), ts: new Unwrapper(32), talk: -1, decoder: null, decoderBase: 0, worklet: null, closed: false, decodes: [], decodeMs: null,
       onMessage: (e: MessageEvent) => { if (e.data instanceof ArrayBuffer) this.on_packet(peer, e.data); },
     };
     channel.addEventListener('message', peer.onMessage);
@@ -218,34 +217,45 @@ export class DcVoice {
     this.source?.disconnect();
     this.capture?.disconnect();
     this.capture = null;
-    if (this.encoder && this.encoder.state !== 'closed') this.encoder.close();
+    for (const t of [...this.starts, ...(this.current ? [this.current] : [])]) if (t.encoder && t.encoder.state !== 'closed') t.encoder.close();
+    this.starts.length = 0;
+    this.current = null;
   }
 
   // --- sending ---
 
+  private begin_talk(): void {
+    this.talk = (this.talk + 1) & 0xff;
+    this.starts.push({ talk: this.talk, encoder: this.codec === 'opus' ? this.new_encoder(this.talk) : null });
+  }
+
   private on_quantum(q: CaptureMsg): void {
-    if (this.codec === 'pcm') {
-      this.send(encode_packet({ codec: 'pcm', first: q.first, last: false, seq: 0, ts: q.frame, rate: this.ctx.sampleRate, talk: this.talk }, pcm_encode(q.data)));
-    } else if (this.encoder && this.encoder.state === 'configured') {
+    if (q.first) this.current = this.starts.shift() ?? null;
+    const cur = this.current;
+    if (!cur) return;
+    if (q.data.length === 0) {
+      // a talk that ended before its first quantum
+    } else if (this.codec === 'pcm') {
+      this.send(encode_packet({ codec: 'pcm', first: q.first, last: false, seq: 0, ts: q.frame, rate: this.ctx.sampleRate, talk: cur.talk }, pcm_encode(q.data)));
+    } else if (cur.encoder && cur.encoder.state === 'configured') {
       const rate = this.ctx.sampleRate;
       const data = new AudioData({ format: 'f32', sampleRate: rate, numberOfFrames: q.data.length, numberOfChannels: 1, timestamp: Math.round((q.frame * 1e6) / rate), data: q.data });
-      this.encoder.encode(data);
+      cur.encoder.encode(data);
       data.close();
       this.fedTo = q.frame + q.data.length;
     }
-    if (q.last) this.end_talk();
+    if (q.last) { this.end_talk(cur); this.current = null; }
   }
 
-  private end_talk(): void {
-    const talk = this.talk;
-    const marker = () => this.send(encode_packet({ codec: this.codec, first: false, last: true, seq: 0, ts: 0, rate: this.codec === 'opus' ? OPUS_RATE : this.ctx.sampleRate, talk }, new Uint8Array(0)));
-    const enc = this.encoder;
-    if (!enc) { marker(); return; }
-    this.encoder = null;
+  private end_talk(cur: { talk: number; encoder: AudioEncoder | null }): void {
+    const marker = () => this.send(encode_packet({ codec: this.codec, first: false, last: true, seq: 0, ts: 0, rate: this.codec === 'opus' ? OPUS_RATE : this.ctx.sampleRate, talk: cur.talk }, new Uint8Array(0)));
+    const enc = cur.encoder;
+    if (!enc || enc.state !== 'configured') { marker(); return; }
     enc.flush().then(marker, marker).finally(() => { if (enc.state !== 'closed') enc.close(); });
   }
 
   private new_encoder(talk: number): AudioEncoder {
+    let first = true;
     const enc = new AudioEncoder({
       output: (chunk) => {
         const payload = new Uint8Array(chunk.byteLength);
@@ -254,8 +264,8 @@ export class DcVoice {
         // how much audio the encoder holds back: fed so far − end of this chunk (frame + lookahead + queueing)
         const hold = (this.fedTo / this.ctx.sampleRate - (chunk.timestamp + (chunk.duration ?? 0)) / 1e6) * 1000;
         this.sent.encoderHoldMs = this.sent.encoderHoldMs === null ? hold : this.sent.encoderHoldMs + (hold - this.sent.encoderHoldMs) * 0.05;
-        this.send(encode_packet({ codec: 'opus', first: this.firstChunk, last: false, seq: 0, ts, rate: OPUS_RATE, talk }, payload));
-        this.firstChunk = false;
+        this.send(encode_packet({ codec: 'opus', first, last: false, seq: 0, ts, rate: OPUS_RATE, talk }, payload));
+        first = false;
       },
       error: (e) => console.warn(`voice dc: Opus encoder failed (${e.message}); switch the voice path to rtp`),
     });
@@ -304,20 +314,24 @@ export class DcVoice {
       return;
     }
     if (typeof AudioDecoder !== 'function') return;
-    if (!p.decoder) { p.decoder = this.new_decoder(p, node, talk, pos); p.decoderBase = pos; p.decodeStarted = []; }
+    if (!p.decoder) { p.decoder = this.new_decoder(p, node, talk); p.decoderBase = pos; }
     // Timestamps relative to the talk's first packet: small, so whole microseconds round-trip exactly.
-    p.decodeStarted.push(performance.now());
+    p.decodes.push({ pos, t0: performance.now() });
     p.decoder.decode(new EncodedAudioChunk({ type: 'key', timestamp: Math.round(((pos - p.decoderBase) * 1e6) / OPUS_RATE), data: pkt.payload }));
   }
 
-  private new_decoder(p: Peer, node: AudioWorkletNode, talk: number, base: number): AudioDecoder {
+  private new_decoder(p: Peer, node: AudioWorkletNode, talk: number): AudioDecoder {
+    const queue: Peer['decodes'] = [];
+    p.decodes = queue;
     const dec = new AudioDecoder({
       output: (d) => {
-        const t = p.decodeStarted.shift();
-        if (t !== undefined) { const ms = performance.now() - t; p.decodeMs = p.decodeMs === null ? ms : p.decodeMs + (ms - p.decodeMs) * 0.05; }
+        const e = queue.shift();
+        if (!e) { d.close(); return; }
+        const ms = performance.now() - e.t0;
+        p.decodeMs = p.decodeMs === null ? ms : p.decodeMs + (ms - p.decodeMs) * 0.05;
         const data = new Float32Array(d.numberOfFrames);
         d.copyTo(data, { planeIndex: 0, format: 'f32-planar' });
-        const pos = base + OPUS_PRESKIP + Math.round((d.timestamp * d.sampleRate) / 1e6);
+        const pos = e.pos + OPUS_PRESKIP;
         node.port.postMessage({ t: 'frames', pos, rate: d.sampleRate, talk, data } satisfies PlayoutIn, [data.buffer]);
         d.close();
       },

@@ -85,7 +85,7 @@ describe('JitterBuffer', () => {
   });
 
   it('on an underrun stops, rebuffers and grows its target; shrinks it slowly afterwards', () => {
-    const b = jb({ decayEveryMs: 1000 });
+    const b = jb({ growMs: 2, decayEveryMs: 1000 });
     let pos = 0;
     for (let i = 0; i < 50; i++) { b.push(pos, chunk(pos, Q), RATE, 1); pos += Q; pull(b); }
     for (let i = 0; i < 4; i++) pull(b); // the network stalls for 4 quanta

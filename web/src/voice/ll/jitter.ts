@@ -94,7 +94,7 @@ export class JitterBuffer {
 
   constructor(cfg: JitterConfig) {
     this.cfg = {
-      maxTargetMs: 40, quantile: 0.95, forgetMs: 2000, growMs: 2, decayMs: 0.5, decayEveryMs: 2000, skipMs: 15, idleMs: 120,
+      maxTargetMs: 40, quantile: 0.95, forgetMs: 2000, growMs: 1, decayMs: 0.5, decayEveryMs: 500, skipMs: 15, idleMs: 120,
       ringFrames: 16384, ...cfg,
     };
     this.ring = new Float32Array(this.cfg.ringFrames);

@@ -34,12 +34,21 @@ class Capture extends AudioWorkletProcessor {
   private sending = false;
   private stopping = false;
   private fresh = false;
+  private restart = false; // a new talk was asked for while the last one is still fading out
 
   constructor() {
     super();
+    // Every send:true starts a talk (its first quantum flagged `first`) and every send:false ends
+    // one (`last`), in order, even when both come within one quantum: the main thread counts on it.
     this.port.onmessage = (e: MessageEvent<{ send: boolean }>) => {
-      if (e.data.send && !this.sending) { this.sending = true; this.stopping = false; this.fresh = true; }
-      else if (!e.data.send && this.sending) this.stopping = true;
+      if (e.data.send) {
+        if (!this.sending) { this.sending = true; this.fresh = true; }
+        else if (this.stopping) this.restart = true;
+      } else if (this.sending) {
+        if (this.restart) this.restart = false;
+        else if (this.fresh) { this.sending = false; this.fresh = false; this.port.postMessage({ frame: currentFrame, data: new Float32Array(0), first: true, last: true } satisfies CaptureMsg); }
+        else this.stopping = true;
+      }
     };
   }
 
@@ -54,7 +63,12 @@ class Capture extends AudioWorkletProcessor {
     const msg: CaptureMsg = { frame: currentFrame, data, first: this.fresh, last: this.stopping };
     this.port.postMessage(msg, [data.buffer]);
     this.fresh = false;
-    if (this.stopping) { this.sending = false; this.stopping = false; }
+    if (this.stopping) {
+      this.stopping = false;
+      this.sending = this.restart;
+      this.fresh = this.restart;
+      this.restart = false;
+    }
     return true;
   }
 }
