@@ -17,8 +17,10 @@ std::string query_param(const boost::urls::url_view& u, std::string_view key) {
 }
 
 std::optional<StaticPath> static_path(std::string_view path) {
-  // Reject anything that could climb out of the web root.
-  if (path.find("..") != std::string_view::npos || path.find('\\') != std::string_view::npos || path.find('\0') != std::string_view::npos)
+  // Reject anything that could climb out of the web root: `..`, backslashes, NUL, and an empty
+  // segment — "//etc/x" would make `root / rel.substr(1)` the absolute path /etc/x.
+  if (path.empty() || path.front() != '/' || path.find("..") != std::string_view::npos || path.find('\\') != std::string_view::npos ||
+      path.find('\0') != std::string_view::npos || path.find("//") != std::string_view::npos)
     return std::nullopt;
   StaticPath out;
   out.rel = path == "/" ? "/index.html" : std::string(path);
