@@ -29,6 +29,7 @@ export type DcVoiceOptions = {
   targetBufferMs?: number; // starting jitter-buffer target; default 5
   maxBufferMs?: number; // the target never grows beyond; default 40
   maxQueuedBytes?: number; // default 16 KiB
+  maxPacketFrames?: number; // PCM: quanta of one burst are sent together up to this many frames; default 512 (1036 bytes)
 };
 
 export type DcPeerStats = {
@@ -121,10 +122,12 @@ export class DcVoice {
   private readonly peers = new Map<string, Peer>();
   /** Packets sent / skipped because a channel was backed up (all channels together). */
   readonly sent = { packets: 0, skipped: 0, bytes: 0, encoderHoldMs: null as number | null };
+  private pcmBatch: { ts: number; end: number; talk: number; first: boolean; parts: Float32Array[] } | null = null;
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private fedTo = 0; // Opus: end (graph frame) of the last quantum given to the encoder
 
   constructor(private readonly ctx: AudioContext, opts: DcVoiceOptions = {}) {
-    this.opts = { codec: 'pcm', frameMs: 5, bitrate: 48000, targetBufferMs: 5, maxBufferMs: 40, maxQueuedBytes: 16384, ...opts };
+    this.opts = { codec: 'pcm', frameMs: 5, bitrate: 48000, targetBufferMs: 5, maxBufferMs: 40, maxQueuedBytes: 16384, maxPacketFrames: 512, ...opts };
     this.codec = this.opts.codec;
     this.ready = load_worklet(ctx);
   }
@@ -236,7 +239,7 @@ export class DcVoice {
     if (q.data.length === 0) {
       // a talk that ended before its first quantum
     } else if (this.codec === 'pcm') {
-      this.send(encode_packet({ codec: 'pcm', first: q.first, last: false, seq: 0, ts: q.frame, rate: this.ctx.sampleRate, talk: cur.talk }, pcm_encode(q.data)));
+      this.batch_pcm(q, cur.talk);
     } else if (cur.encoder && cur.encoder.state === 'configured') {
       const rate = this.ctx.sampleRate;
       const data = new AudioData({ format: 'f32', sampleRate: rate, numberOfFrames: q.data.length, numberOfChannels: 1, timestamp: Math.round((q.frame * 1e6) / rate), data: q.data });
@@ -244,7 +247,33 @@ export class DcVoice {
       data.close();
       this.fedTo = q.frame + q.data.length;
     }
-    if (q.last) { this.end_talk(cur); this.current = null; }
+    if (q.last) { this.flush_pcm(); this.end_talk(cur); this.current = null; }
+  }
+
+  /**
+   * PCM: the quanta of one audio callback (3–4 at 10 ms) come in one burst, so they leave as one
+   * packet — a task later, or at once when `maxPacketFrames` are together. Same latency, a third
+   * of the packets (SCTP, DTLS, Wi-Fi airtime and receiver tasks are paid per packet).
+   */
+  private batch_pcm(q: CaptureMsg, talk: number): void {
+    const b = this.pcmBatch;
+    if (b && (b.talk !== talk || b.end !== q.frame)) this.flush_pcm();
+    if (!this.pcmBatch) this.pcmBatch = { ts: q.frame, end: q.frame, talk, first: q.first, parts: [] };
+    const batch = this.pcmBatch;
+    batch.parts.push(q.data);
+    batch.end = q.frame + q.data.length;
+    if (batch.end - batch.ts >= this.opts.maxPacketFrames) this.flush_pcm();
+    else if (this.flushTimer === null) this.flushTimer = setTimeout(() => { this.flushTimer = null; this.flush_pcm(); }, 0);
+  }
+
+  private flush_pcm(): void {
+    const b = this.pcmBatch;
+    if (!b) return;
+    this.pcmBatch = null;
+    const all = new Float32Array(b.end - b.ts);
+    let at = 0;
+    for (const part of b.parts) { all.set(part, at); at += part.length; }
+    this.send(encode_packet({ codec: 'pcm', first: b.first, last: false, seq: 0, ts: b.ts, rate: this.ctx.sampleRate, talk: b.talk }, pcm_encode(all)));
   }
 
   private end_talk(cur: { talk: number; encoder: AudioEncoder | null }): void {
