@@ -12,7 +12,7 @@ const run = JSON.parse(lines.at(at));
 const f = (x) => (x == null ? '—' : String(x));
 const out = (s) => process.stdout.write(s + '\n');
 
-out(`Run ${run.date} (${run.label}${run.ok === false ? ', FAILED' : ''}): ${run.machine.cores} cores ${run.machine.cpu}, load at end ${run.machine.load_at_end?.join(' ')}; ${run.chromium}${run.chromium_nice ? `, Chromium at nice ${run.chromium_nice}` : ''}; ${run.pulses} pulses per path, ${run.trials} presses.`);
+out(`Run ${run.date} (${run.label}${run.ok === false ? ', FAILED' : ''}): ${run.machine.cores} cores ${run.machine.cpu}, load (1, 5, 15 min) at start ${run.machine.load_at_start?.join(" ") ?? "?"}, at end ${run.machine.load_at_end?.join(" ")}; ${run.chromium}${run.chromium_nice ? `, Chromium at nice ${run.chromium_nice}` : ''}; ${run.pulses} pulses per path, ${run.trials} presses.`);
 out('');
 out('| path | net | paired | mouth-to-ear p50 / p95 / max (ms) | jitter buffer (ms) | playout delay (ms) | loss / concealed | RTT (ms) | packets/s | codec |');
 out('|---|---|---|---|---|---|---|---|---|---|');

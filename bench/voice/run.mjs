@@ -404,7 +404,7 @@ async function appSession(net) {
       await waitFor(async () => (await p.page.locator('[data-testid="conn-status"]').first().innerText().catch(() => '')).trim() === 'Live', `${p.name} to be Live`, 20_000);
     }
     const hasVoice = await waitFor(() => md.page.evaluate(() => !!window.__downbeat?.voice), 'window.__downbeat.voice', 5000).catch(() => false);
-    if (!hasVoice) { await close(); return null; }
+    check(hasVoice, 'the app page has no window.__downbeat.voice (docs/voice.md): the app paths cannot be measured');
     // One tap each (a real gesture unlocks the page's AudioContext); the musician's microphone is the silent one.
     for (const p of [md, mu]) {
       const btn = p.page.locator('[data-testid="enable-mic"]');
@@ -439,7 +439,6 @@ const audioInfo = (p) => p.page.evaluate(() => { const c = window.__downbeat.voi
 async function appRuns(net, { paths, pulses = true, press = false, stall = false }) {
   log(`# the app: MD page talks to all, a musician page listens (${net.kind})`);
   const s = await appSession(net);
-  if (!s) { const m = 'the app has no window.__downbeat.voice yet: app paths not measured'; log(`  SKIP ${m}`); notes.push(m); return false; }
   try {
     for (const v of paths.map((x) => (typeof x === 'string' ? { path: x, name: x } : x))) {
       const { path, name } = v;
@@ -538,12 +537,13 @@ let written = false;
 function writeOut(ok) {
   if (!OUT || written) return;
   written = true;
-  const line = { date: stamp, label: LABEL, ok, machine: { cores: cpus().length, cpu: cpus()[0]?.model, load_at_end: loadavg().map((x) => Math.round(x * 100) / 100) },
+  const line = { date: stamp, label: LABEL, ok, machine: { cores: cpus().length, cpu: cpus()[0]?.model, load_at_start: loadStart, load_at_end: loadavg().map((x) => Math.round(x * 100) / 100) },
     chromium: chromiumVersion, chromium_nice: NICE, pulses: PULSES, trials: TRIALS, impairment: IMPAIR, notes, results };
   appendFileSync(OUT, JSON.stringify(line) + '\n');
   log(`# appended to ${OUT}`);
 }
 let chromiumVersion = '?';
+const loadStart = loadavg().map((x) => Math.round(x * 100) / 100);
 
 // ---- main ------------------------------------------------------------------------------------
 const rig = new Rig(join(tmp, 'rig'), { latencyMsec: 5, log });
