@@ -531,7 +531,7 @@ function VoicePanel({ room }: { room: Room }) {
     if (id === s.me) continue;
     for (const l of m.links ?? []) rows.push({ from: id, l, at: m.at });
   }
-  const voiceCount = s.participants.filter((p) => isVoiceRole(p.role)).length;
+  const voiceCount = s.participants.filter((p) => p.online && isVoiceRole(p.role)).length;
   const pct = (x: number | undefined) => (x === undefined ? '—' : `${(x * 100).toFixed(x < 0.1 ? 1 : 0)} %`);
   const num = (x: number | undefined) => (x === undefined ? '—' : `${x.toFixed(1)} ms`);
   return (
@@ -543,7 +543,7 @@ function VoicePanel({ room }: { room: Room }) {
         onChange={(e) => setTalkAll('tech', (e.target as HTMLInputElement).checked)} /> Tech may talk to everyone</label>
       {voiceCount > MESH_TALKERS && (
         <p class="banner warn" data-testid="mesh-limit" role="status">
-          {voiceCount} people can talk in this room; the voice mesh carries about {MESH_TALKERS} talkers (every phone sends one copy per listener). Talk may break up beyond that.
+          {voiceCount} people who can talk are online; the voice mesh carries about {MESH_TALKERS} talkers (every phone sends one copy per listener). Talk may break up beyond that.
         </p>
       )}
       <h3>Link health</h3>

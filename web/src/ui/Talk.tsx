@@ -71,7 +71,7 @@ export function Talk({ room }: { room: Room }) {
         </button>
         <label class="talk-target">
           <span class="muted small">Talk to</span>
-          <select data-testid="talk-target" value={ptt.target} aria-label="Talk to" onChange={(e) => v.setTarget((e.target as HTMLSelectElement).value)}>
+          <select data-testid="talk-target" data-space-talks value={ptt.target} aria-label="Talk to" onChange={(e) => v.setTarget((e.target as HTMLSelectElement).value)}>
             {targets.map((t) => <option value={t.value}>{t.label}</option>)}
           </select>
         </label>

@@ -243,7 +243,9 @@ export class Voice {
       if (e.code !== 'Space' && e.key !== ' ') return;
       if (down) {
         if (e.repeat) { if (this.spaceDown) e.preventDefault(); return; }
-        if (!spaceTalks(e.target) || this.mic.get() !== 'on' || e.ctrlKey || e.metaKey || e.altKey) return;
+        // The talk picker keeps the focus after a pick; Space there still means talk.
+        const onPicker = !!(e.target as Element | null)?.closest?.('[data-space-talks]');
+        if ((!onPicker && !spaceTalks(e.target)) || this.mic.get() !== 'on' || e.ctrlKey || e.metaKey || e.altKey) return;
         this.spaceDown = true;
         e.preventDefault();
         this.input({ kind: 'down', at: performance.now() });
