@@ -307,13 +307,16 @@ async function measurePress(label, { press, release, trials = TRIALS, holdMs = 1
     values.push(a >= 0 ? ((a - i0) / RATE) * 1000 : null);
     leaks.push(audibleFraction(m, i0 - Math.round(0.45 * RATE), i0 - Math.round(0.05 * RATE), thr));
   }
-  const ok = values.filter((v) => v !== null);
+  // A trial whose sound was already there 50 ms before the press (the last release still playing
+  // out, or the path never went quiet) says nothing about the press: counted apart.
+  const already = values.filter((v) => v !== null && v <= -49).length;
+  const ok = values.filter((v) => v !== null && v > -49);
   const res = {
-    kind: 'press', label, ...extra, trials, audible: ok.length, press_to_audible_ms: summary(ok), values_ms: values.map(ms1),
+    kind: 'press', label, ...extra, trials, audible: ok.length, already_audible: already, press_to_audible_ms: summary(ok), values_ms: values.map(ms1),
     heard_while_released: Math.round(Math.max(0, ...leaks) * 1000) / 1000,
   };
   const s = res.press_to_audible_ms;
-  log(`  ${label.padEnd(34)} audible ${ok.length}/${trials}  press→audible p50 ${s.p50 ?? '-'}  p95 ${s.p95 ?? '-'}  max ${s.max ?? '-'} ms` +
+  log(`  ${label.padEnd(34)} audible ${ok.length}/${trials}${already ? ` (+${already} already audible)` : ''}  press→audible p50 ${s.p50 ?? '-'}  p95 ${s.p95 ?? '-'}  max ${s.max ?? '-'} ms` +
     (res.heard_while_released > 0.05 ? `  (sound before the press in ${Math.round(res.heard_while_released * 100)} % of a window)` : ''));
   results.push(res);
   return res;
