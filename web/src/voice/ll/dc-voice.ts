@@ -9,8 +9,8 @@
 //   dc.removePeer(peer);                              // peer gone
 //   dc.stats(peer)                                    // for metrics.report links
 //
-// Sending: the capture worklet posts each 128-frame quantum while sending; PCM sends it as one
-// packet (int16, 268 bytes, ~800 kbit/s at 48 kHz), Opus feeds WebCodecs' AudioEncoder
+// Sending: the capture worklet posts each 128-frame quantum while sending; PCM sends the quanta
+// of one audio callback as one packet (int16, ~800 kbit/s at 48 kHz), Opus feeds WebCodecs' AudioEncoder
 // (`frameMs` frames) and sends each chunk. Every packet is packet.ts's 12-byte header + payload;
 // a talk ends with an empty packet flagged `last`. A channel with more than `maxQueuedBytes`
 // waiting is skipped: late audio is worth nothing.

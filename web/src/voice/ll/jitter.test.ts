@@ -84,6 +84,24 @@ describe('JitterBuffer', () => {
     expect(maxStep(Float32Array.from(out.slice(1000)))).toBeLessThan(0.03);
   });
 
+  it('a lost newest packet costs concealment, not an underrun or latency', () => {
+    const b = jb();
+    let pos = 0;
+    // one packet of 4 quanta per 4 pulls (one audio callback), every 10th lost
+    for (let i = 0; i < 400; i++) {
+      if (i % 4 === 0) {
+        if ((i / 4) % 10 !== 4) b.push(pos, chunk(pos, 4 * Q), RATE, 1);
+        pos += 4 * Q;
+      }
+      pull(b);
+    }
+    expect(b.stats.underruns).toBe(0);
+    expect(b.stats.concealed).toBeGreaterThanOrEqual(9 * 4 * Q);
+    expect(b.stats.concealed).toBeLessThanOrEqual(11 * 4 * Q);
+    expect(b.stats.targetMs).toBeLessThan(4 + 11); // margin + one packet of jitter, no boost
+    expect(b.position).toBeGreaterThan(400 * Q - (b.stats.targetMs / 1000) * RATE - 4 * Q);
+  });
+
   it('on an underrun stops, rebuffers and grows its target; shrinks it slowly afterwards', () => {
     const b = jb({ growMs: 2, decayEveryMs: 1000 });
     let pos = 0;

@@ -18,7 +18,9 @@
 //   - A missing sample that a later packet has already passed is lost: concealed (the last few
 //     ms played back and forth, fading out), and the read position moves on.
 //   - No data at all ahead of the read position is an underrun: the read position stops (the
-//     output fades out) until `target` is buffered again, and `boost` grows by `growMs`; without
+//     output fades out) until `target` is buffered again, and `boost` grows by `growMs` — unless
+//     the next data comes from beyond a hole: then it was a loss, and the held time is caught
+//     up (a lost newest packet costs concealment, not latency). Without
 //     underruns it shrinks by `decayMs` every `decayEveryMs`. After `idleMs` of nothing the talk
 //     is over (silence); after the talk's end marker, running out of data ends it at once.
 //   - A packet whose samples are all behind the read position is late and dropped.
@@ -151,18 +153,29 @@ export class JitterBuffer {
     if (this.state === IDLE) { out.fill(0); this.stats.bufferMs = 0; return; }
     const targetFrames = (this.target_ms() / 1000) * this.rate;
     if (this.state === STARVED) {
-      if (this.endPos - this.readPos >= targetFrames) {
+      const k = Math.floor(this.readPos);
+      if (this.endPos > k + 1 && !this.have[k & this.mask]) {
+        // Data came from beyond the hole: the packet we waited for was lost, not late. Not an
+        // underrun after all; catch up the time we held (concealed) and carry on.
+        this.stats.underruns--;
+        this.boost = Math.max(0, this.boost - this.cfg.growMs);
+        let first = k;
+        while (first < this.endPos && !this.have[first & this.mask]) first++;
+        this.readPos = Math.min(first, this.readPos + this.starvedFor * (this.rate / this.cfg.outRate));
         this.state = PLAYING;
-      } else {
-        this.starvedFor += n;
-        if (this.starvedFor >= (this.cfg.idleMs / 1000) * this.cfg.outRate) { this.stop(); out.fill(0); return; }
+      } else if (this.endPos - this.readPos >= targetFrames) {
+        this.state = PLAYING;
+      } else if (this.starvedFor >= (this.cfg.idleMs / 1000) * this.cfg.outRate) {
+        this.stop();
+        out.fill(0);
+        return;
       }
     }
     const step = (this.rate / this.cfg.outRate) * (1 + this.steer());
     let over = false;
     for (let i = 0; i < n; i++) {
       if (over) { out[i] = 0; continue; }
-      if (this.state === STARVED) { out[i] = this.conceal(); this.stats.concealed++; this.stats.played++; continue; }
+      if (this.state === STARVED) { out[i] = this.conceal(); this.starvedFor++; this.stats.concealed++; this.stats.played++; continue; }
       const p = this.readPos;
       const k = Math.floor(p);
       if (k < this.start) { out[i] = 0; this.readPos += step; continue; }
