@@ -6,6 +6,7 @@ import { useStore } from '../store';
 import { talkTargets, personLabel } from '../voice/targets';
 import { isTalkingMode } from '../voice/ptt';
 import type { VoicePathName } from '../voice/path';
+import type { PeerView } from '../voice/voice';
 import * as persist from '../persist';
 import { Icon } from './common';
 
@@ -83,6 +84,14 @@ export function Talk({ room }: { room: Room }) {
   );
 }
 
+function why(p: PeerView): string {
+  if (p.stalled) return 'no audio from them';
+  if (p.link?.loss !== undefined && p.link.loss > 0.02) return `${(p.link.loss * 100).toFixed(0)} % of their audio lost`;
+  if (p.sentLoss > 0.02) return `${(p.sentLoss * 100).toFixed(0)} % of your audio lost`;
+  if (p.link?.rtt_ms) return `${Math.round(p.link.rtt_ms)} ms round trip`;
+  return 'poor';
+}
+
 function WeakLinks({ room }: { room: Room }) {
   const peers = useStore(room.voice.peers, (p) => p);
   const s = useStore(room.state, (x) => x);
@@ -94,7 +103,7 @@ function WeakLinks({ room }: { room: Room }) {
       <span class="muted small" data-testid="voice-peers">Voice links: {up} of {peers.length} up</span>
       {weak.map((p) => (
         <span class="pill weak" data-testid="weak-link" data-peer={p.id}>
-          Weak link to {personLabel(s, p.id)}{p.stalled ? ': no audio' : p.link?.loss !== undefined && p.link.loss > 0.02 ? `: ${(p.link.loss * 100).toFixed(0)} % loss` : p.link?.rtt_ms ? `: ${Math.round(p.link.rtt_ms)} ms` : ''}
+          Weak link to {personLabel(s, p.id)}: {why(p)}
         </span>
       ))}
     </div>

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { StallDetector, linkEntry, isWeak, selectedPairRttMs } from './stats';
+import { StallDetector, linkEntry, isWeak, selectedPairRttMs, remoteFractionLost } from './stats';
 
 /** Feeds a 500 ms series of packet counts; returns the verdicts. */
 function series(counts: number[], expecting: boolean[] | boolean = true) {
@@ -72,5 +72,11 @@ describe('links entry', () => {
       ['CP2', { type: 'candidate-pair', id: 'CP2', currentRoundTripTime: 0.003 }],
     ]);
     expect(selectedPairRttMs(m as unknown as RTCStatsReport)).toBe(3);
+  });
+
+  it('reads the loss the peer reports for what this end sends', () => {
+    const m = new Map<string, object>([['R', { type: 'remote-inbound-rtp', kind: 'audio', fractionLost: 0.05 }]]);
+    expect(remoteFractionLost(m as unknown as RTCStatsReport)).toBe(0.05);
+    expect(remoteFractionLost(new Map() as unknown as RTCStatsReport)).toBeNull();
   });
 });

@@ -79,3 +79,12 @@ export function selectedPairRttMs(report: RTCStatsReport): number | null {
   });
   return rtt;
 }
+
+/** The loss the peer reports (RTCP) for the audio this end sends it; null while it sends none. */
+export function remoteFractionLost(report: RTCStatsReport): number | null {
+  let f: number | null = null;
+  report.forEach((s: { type: string; kind?: string; fractionLost?: number }) => {
+    if (s.type === 'remote-inbound-rtp' && s.kind === 'audio' && typeof s.fractionLost === 'number') f = s.fractionLost;
+  });
+  return f;
+}

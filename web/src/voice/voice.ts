@@ -11,7 +11,7 @@ import { Mesh, type PeerInfo, type Signal } from './mesh';
 import { Mixer } from './mixer';
 import { pathFactory, availablePaths, type PathCounters, type PathHost, type VoicePath, type VoicePathName } from './path';
 import { pttIdle, pttStep, isTalkingMode, spaceTalks, type PttInput, type PttMode } from './ptt';
-import { StallDetector, linkEntry, isWeak, selectedPairRttMs } from './stats';
+import { StallDetector, linkEntry, isWeak, selectedPairRttMs, remoteFractionLost, WEAK_LOSS } from './stats';
 import {
   dbToGain, defaultTarget, isVoiceRole, mySendTo, talkTargets, talkerGains, talkersToMe,
 } from './targets';
@@ -22,7 +22,7 @@ import.meta.glob('./ll/index.ts', { eager: true });
 
 export type MicState = 'off' | 'asking' | 'on' | 'denied' | 'none';
 export type PttView = { mode: PttMode; target: string; error: string | null };
-export type PeerView = PeerInfo & { stalled: boolean; weak: boolean; link: LinkReport | null };
+export type PeerView = PeerInfo & { stalled: boolean; weak: boolean; sentLoss: number; link: LinkReport | null };
 
 /** What the voice needs of the room. */
 export type VoiceRoom = {
@@ -42,6 +42,7 @@ type LinkWatch = {
   last: PathCounters | null;       // newest counters
   reported: PathCounters | null;   // counters at the last metrics.report
   rttMs: number | null;
+  sentLoss: number | null;         // what the peer reports of my audio (RTCP): the other direction
   stalled: boolean;
 };
 
@@ -373,7 +374,7 @@ export class Voice {
       for (const link of this.mesh.links()) {
         let w = this.watches.get(link.id);
         if (!w || w.pc !== link.pc) {
-          w = { pc: link.pc, detector: new StallDetector(), last: null, reported: null, rttMs: null, stalled: false };
+          w = { pc: link.pc, detector: new StallDetector(), last: null, reported: null, rttMs: null, sentLoss: null, stalled: false };
           this.watches.set(link.id, w);
         }
         if (link.pc.connectionState === 'closed') continue;
@@ -381,6 +382,7 @@ export class Voice {
         const c = this.path?.counters(link.id, report) ?? null;
         w.last = c;
         w.rttMs = selectedPairRttMs(report);
+        w.sentLoss = remoteFractionLost(report);
         const v = w.detector.update(now, c?.packetsReceived ?? 0, talking.has(link.id));
         w.stalled = v.stalled;
         if (v.restart) {
@@ -415,7 +417,9 @@ export class Voice {
     const next: PeerView[] = info.map((p) => {
       const link = links.find((l) => l.peer === p.id) ?? null;
       const stalled = this.watches.get(p.id)?.stalled ?? false;
-      return { ...p, stalled, link, weak: stalled || (!!link && isWeak(link)) };
+      const sentLoss = this.watches.get(p.id)?.sentLoss ?? 0;
+      // Weak in either direction: what I receive, or what the peer says it gets from me.
+      return { ...p, stalled, link, sentLoss, weak: stalled || (!!link && isWeak(link)) || sentLoss > WEAK_LOSS };
     });
     const prev = this.peers.get();
     if (JSON.stringify(prev) !== JSON.stringify(next)) this.peers.set(next);
