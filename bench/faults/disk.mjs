@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync, openSync, writeSync, closeSync, rmdirSync } from '
 import { tmpdir } from 'node:os';
 import { join as pathJoin } from 'node:path';
 import net from 'node:net';
-import { Server, httpJson } from '../../tests/integration/lib/server.mjs';
+import { httpJson } from '../../tests/integration/lib/server.mjs';
 import { join } from '../../tests/integration/lib/client.mjs';
-import { ReClient, nowMs, sleep, r1 } from './lib.mjs';
+import { Launched, ReClient, nowMs, sleep, r1 } from './lib.mjs';
 
 function fill(file) {
   // Writes until ENOSPC; returns the bytes written.
@@ -55,7 +55,7 @@ export async function diskFull({ smoke, emit, log }) {
     return row;
   }
   const dataDir = pathJoin(mnt, 'data');
-  const server = new Server({ dataDir, args: ['--grace-s', '2', '--max-conns-per-ip', '1000'] });
+  const server = new Launched({ dataDir, args: ['--grace-s', '2', '--max-conns-per-ip', '1000'] });
   let md, mu;
   const acked = [];
   try {

@@ -2,9 +2,12 @@
 // the bench can cut, /proc readers and small statistics. Everything runs on loopback.
 import net from 'node:net';
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
-import { cpus, totalmem } from 'node:os';
+import { readFileSync, mkdtempSync, existsSync, rmSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join as pathJoin } from 'node:path';
+
+export const DOWNBEATD = process.env.DOWNBEATD || new URL('../../build/bin/downbeatd', import.meta.url).pathname;
 
 // `ws` comes from tests/integration's lock file (no dependency of our own).
 const WebSocket = createRequire(new URL('../../tests/integration/package.json', import.meta.url))('ws');
@@ -281,3 +284,68 @@ export function machine() {
 export const pct = (xs, p) => { if (!xs.length) return null; const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]; };
 export const summary = (xs) => ({ n: xs.length, p50: pct(xs, 50), p95: pct(xs, 95), p99: pct(xs, 99), max: xs.length ? Math.max(...xs) : null });
 export const r1 = (x) => (x == null ? x : Math.round(x * 10) / 10);
+
+// downbeatd on loopback (plain WebSocket: TLS is not what these faults test), optionally under a
+// wrapper (prlimit). It counts its log instead of keeping it (a server that logs 10 MB/s must not
+// take the bench down with it) and keeps the last 20 kB to show when it dies.
+export class Launched {
+  constructor({ wrapper = [], args = [], dataDir } = {}) {
+    this.dataDir = dataDir || mkdtempSync(pathJoin(tmpdir(), 'downbeat-faults-'));
+    this.wrapper = wrapper;
+    this.args = args;
+    this.logBytes = 0;
+    this.logLines = 0;
+    this.tail = '';
+    this.counts = new Map();
+    this.stopping = false;
+  }
+  get log() { return this.tail; }
+  createRoom(name) {
+    return JSON.parse(execFileSync(DOWNBEATD, ['room', 'create', name, '--data-dir', this.dataDir, '--json'], { encoding: 'utf8' }));
+  }
+  async start({ port = 0 } = {}) {
+    const ready = pathJoin(this.dataDir, 'ready.json');
+    rmSync(ready, { force: true });
+    const args = ['serve', '--data-dir', this.dataDir, '--listen', `127.0.0.1:${port}`, '--ready-file', ready, '--no-qr', '--tls', 'off', ...this.args];
+    const [cmd, ...pre] = this.wrapper.length ? this.wrapper : [DOWNBEATD];
+    this.proc = spawn(cmd, this.wrapper.length ? [...pre, DOWNBEATD, ...args] : args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const count = (d) => {
+      this.logBytes += d.length;
+      for (let i = d.indexOf(10); i >= 0; i = d.indexOf(10, i + 1)) this.logLines++;
+      for (const key of ['accept failed', 'slow_consumer']) {
+        let n = 0;
+        for (let i = d.indexOf(key); i >= 0; i = d.indexOf(key, i + 1)) n++;
+        if (n) this.counts.set(key, (this.counts.get(key) || 0) + n);
+      }
+      this.tail = d.length >= 20000 ? d.subarray(d.length - 20000).toString() : (this.tail + d.toString()).slice(-20000);
+    };
+    this.proc.stdout.on('data', count);
+    this.proc.stderr.on('data', count);
+    this.stopping = false;
+    this.exited = new Promise((r) => this.proc.once('exit', (code, signal) => {
+      if (!this.stopping) process.stderr.write(`downbeatd exited unexpectedly (code ${code}, signal ${signal}):\n${this.tail.slice(-3000)}\n`);
+      r({ code, signal });
+    }));
+    for (let i = 0; i < 1200; i++) {   // up to 30 s: a big database takes a while to load
+      if (existsSync(ready)) {
+        const info = JSON.parse(readFileSync(ready, 'utf8'));
+        this.port = info.port;
+        this.base = `http://127.0.0.1:${info.port}`;
+        this.wsBase = `ws://127.0.0.1:${info.port}`;
+        return this;
+      }
+      if (this.proc.exitCode !== null) throw new Error(`downbeatd exited early: ${this.tail}`);
+      await sleep(25);
+    }
+    throw new Error(`downbeatd did not become ready: ${this.tail}`);
+  }
+  get pid() { return this.proc.pid; }
+  alive() { return !!this.proc && this.proc.exitCode === null && this.proc.signalCode === null; }
+  async kill(signal = 'SIGKILL') {
+    if (!this.alive()) return;
+    this.stopping = true;
+    this.proc.kill(signal);
+    await this.exited;
+  }
+  cleanup() { rmSync(this.dataDir, { recursive: true, force: true }); }
+}

@@ -1,9 +1,8 @@
 // A musician's link cut and restored through a TCP proxy the bench controls, while an MD (direct)
 // watches: is the musician shown away meanwhile, back how soon after the link returns, and never
 // listed twice?
-import { Server } from '../../tests/integration/lib/server.mjs';
 import { join } from '../../tests/integration/lib/client.mjs';
-import { ReClient, Proxy, nowMs, sleep, summary, r1 } from './lib.mjs';
+import { Launched, ReClient, Proxy, nowMs, sleep, summary, r1 } from './lib.mjs';
 
 // reset: the socket is torn down (RST both ways) and new connections are refused until restored.
 // blackhole: nothing passes either way, nobody is told; connections opened meanwhile hang.
@@ -20,7 +19,7 @@ const PLAN_FULL = [
 const PLAN_SMOKE = [{ mode: 'reset', ms: 1000, online: true }, { mode: 'blackhole', ms: 1500, online: false }];
 
 export async function linkCuts({ smoke, emit, log }) {
-  const server = new Server({ args: ['--max-conns-per-ip', '1000'] });
+  const server = new Launched({ args: ['--max-conns-per-ip', '1000'] });
   const room = server.createRoom('Links');
   await server.start();
   const proxy = await new Proxy(server.port).listen();

@@ -2,65 +2,9 @@
 // many idle TCP connections against a server started under `prlimit --nofile=256`. Server RSS
 // (VmRSS), fds and CPU before / during / after.
 import net from 'node:net';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, existsSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join as pathJoin } from 'node:path';
-import { DOWNBEATD, httpJson } from '../../tests/integration/lib/server.mjs';
+import { httpJson } from '../../tests/integration/lib/server.mjs';
 import { join } from '../../tests/integration/lib/client.mjs';
-import { ReClient, rssKiB, fdCount, cpuTicks, nowMs, sleep, summary, r1 } from './lib.mjs';
-
-// downbeatd under an optional wrapper (prlimit). Counts its log instead of keeping it: a server
-// that logs 30 MB/s must not take the bench down with it.
-export class Launched {
-  constructor({ wrapper = [], args = [] } = {}) {
-    this.dataDir = mkdtempSync(pathJoin(tmpdir(), 'downbeat-faults-'));
-    this.wrapper = wrapper;
-    this.args = args;
-    this.logBytes = 0;
-    this.logLines = 0;
-    this.tail = '';
-    this.counts = new Map();
-  }
-  createRoom(name) { return JSON.parse(execFileSync(DOWNBEATD, ['room', 'create', name, '--data-dir', this.dataDir, '--json'], { encoding: 'utf8' })); }
-  async start() {
-    const ready = pathJoin(this.dataDir, 'ready.json');
-    rmSync(ready, { force: true });
-    const args = ['serve', '--data-dir', this.dataDir, '--listen', '127.0.0.1:0', '--ready-file', ready, '--no-qr', '--tls', 'off', ...this.args];
-    const [cmd, ...pre] = this.wrapper.length ? this.wrapper : [DOWNBEATD];
-    this.proc = spawn(cmd, this.wrapper.length ? [...pre, DOWNBEATD, ...args] : args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const count = (d) => {
-      this.logBytes += d.length;
-      for (let i = d.indexOf(10); i >= 0; i = d.indexOf(10, i + 1)) this.logLines++;
-      for (const key of ['accept failed', 'slow_consumer']) {
-        let n = 0;
-        for (let i = d.indexOf(key); i >= 0; i = d.indexOf(key, i + 1)) n++;
-        if (n) this.counts.set(key, (this.counts.get(key) || 0) + n);
-      }
-      if (d.length < 4000) this.tail = (this.tail + d.toString()).slice(-4000);
-      else this.tail = d.subarray(d.length - 4000).toString();
-    };
-    this.proc.stdout.on('data', count);
-    this.proc.stderr.on('data', count);
-    this.exited = new Promise((r) => this.proc.once('exit', (code, signal) => r({ code, signal })));
-    for (let i = 0; i < 400; i++) {
-      if (existsSync(ready)) {
-        const info = JSON.parse(readFileSync(ready, 'utf8'));
-        this.port = info.port;
-        this.base = `http://127.0.0.1:${info.port}`;
-        this.wsBase = `ws://127.0.0.1:${info.port}`;
-        return this;
-      }
-      if (this.proc.exitCode !== null) throw new Error(`downbeatd exited early: ${this.tail}`);
-      await sleep(25);
-    }
-    throw new Error(`downbeatd did not become ready: ${this.tail}`);
-  }
-  get pid() { return this.proc.pid; }
-  alive() { return this.proc && this.proc.exitCode === null && this.proc.signalCode === null; }
-  async kill() { if (this.alive()) { this.proc.kill('SIGKILL'); await this.exited; } }
-  cleanup() { rmSync(this.dataDir, { recursive: true, force: true }); }
-}
+import { Launched, ReClient, rssKiB, fdCount, cpuTicks, nowMs, sleep, summary, r1 } from './lib.mjs';
 
 // A WebSocket upgrade on a raw socket that is then never read: the kernel buffers fill, then the
 // server's send queue.
