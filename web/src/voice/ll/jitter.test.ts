@@ -135,6 +135,23 @@ describe('JitterBuffer', () => {
     expect(minBuf).toBeLessThan(4); // not more than margin + a quantum or so at the emptiest point
   });
 
+  it('a long stall costs its length in concealment, then plays at the old latency', () => {
+    const b = jb();
+    let pos = 0;
+    for (let i = 0; i < 100; i++) { b.push(pos, chunk(pos, Q), RATE, 1); pos += Q; pull(b); }
+    const before = b.position - pos;
+    const concealedBefore = b.stats.concealed;
+    const stall = 38; // ~100 ms: the main thread was away
+    for (let i = 0; i < stall; i++) pull(b);
+    for (let i = 0; i < stall; i++) { b.push(pos, chunk(pos, Q), RATE, 1); pos += Q; } // the backlog, at once
+    for (let i = 0; i < 50; i++) { b.push(pos, chunk(pos, Q), RATE, 1); pos += Q; pull(b); }
+    expect((b.stats.concealed - concealedBefore) / Q).toBeGreaterThan(stall - 2);
+    expect((b.stats.concealed - concealedBefore) / Q).toBeLessThan(stall + 6);
+    // back within a few ms of the latency before the stall (the boost and the cross-fade)
+    expect(Math.abs(b.position - pos - before)).toBeLessThan(0.004 * RATE);
+    expect(b.stats.late).toBeGreaterThan(stall / 2);
+  });
+
   it('drops a packet that arrives after its playout time', () => {
     const b = jb();
     let pos = 0;

@@ -18,7 +18,8 @@
 //   - A missing sample that a later packet has already passed is lost: concealed (the last few
 //     ms played back and forth, fading out), and the read position moves on.
 //   - No data at all ahead of the read position is an underrun: the read position stops (the
-//     output fades out) until `target` is buffered again, and `boost` grows by `growMs` — unless
+//     output fades out) for up to `holdMs`, then runs on as if the audio were lost; playing
+//     resumes when `target` is buffered again or data reaches the read position; `boost` grows by `growMs` — unless
 //     the next data comes from beyond a hole: then it was a loss, and the held time is caught
 //     up (a lost newest packet costs concealment, not latency). Without
 //     underruns it shrinks by `decayMs` every `decayEveryMs`. After `idleMs` of nothing the talk
@@ -36,6 +37,7 @@ export type JitterConfig = {
   decayMs?: number;
   decayEveryMs?: number;
   skipMs?: number;
+  holdMs?: number;
   idleMs?: number;
   ringFrames?: number; // power of two
 };
@@ -76,12 +78,15 @@ export class JitterBuffer {
   private ended = false; // the talk's end marker came
   private boost = 0; // ms added after underruns
   private sinceUnderrun = 0; // output frames
-  private starvedFor = 0; // output frames
+  private starvedFor = 0; // output frames since the underrun
+  private heldFor = 0; // of which the read position stood still
   private clock = 0; // output frames pulled so far
   private talkClock = 0; // clock at the start of the talk
   private base = Infinity; // smallest arrival offset of the talk, ms
   private readonly hist: Float32Array; // weights of arrival offsets above `base`, BUCKET_MS each
   private jitter = 0; // ms
+  private arrivalClock = -1;
+  private arrivalRun = 0;
   // concealment: the last output samples, replayed back and forth with a falling gain
   private readonly past = new Float32Array(HISTORY);
   private pastPos = 0;
@@ -96,7 +101,7 @@ export class JitterBuffer {
 
   constructor(cfg: JitterConfig) {
     this.cfg = {
-      maxTargetMs: 40, quantile: 0.95, forgetMs: 2000, growMs: 1, decayMs: 0.5, decayEveryMs: 500, skipMs: 15, idleMs: 120,
+      maxTargetMs: 40, quantile: 0.95, forgetMs: 2000, growMs: 1, decayMs: 0.5, decayEveryMs: 500, skipMs: 15, holdMs: 10, idleMs: 120,
       ringFrames: 16384, ...cfg,
     };
     this.ring = new Float32Array(this.cfg.ringFrames);
@@ -161,7 +166,13 @@ export class JitterBuffer {
         this.boost = Math.max(0, this.boost - this.cfg.growMs);
         let first = k;
         while (first < this.endPos && !this.have[first & this.mask]) first++;
-        this.readPos = Math.min(first, this.readPos + this.starvedFor * (this.rate / this.cfg.outRate));
+        this.readPos = Math.min(first, this.readPos + this.heldFor * (this.rate / this.cfg.outRate));
+        this.state = PLAYING;
+      } else if (this.heldFor < this.starvedFor && this.have[k & this.mask]) {
+        // after a long stall the read position ran on and data caught up with it: give back the
+        // time held at first too, as far as the buffer allows
+        const back = this.readPos + this.heldFor * (this.rate / this.cfg.outRate);
+        this.readPos = Math.max(this.readPos, Math.min(back, this.endPos - targetFrames));
         this.state = PLAYING;
       } else if (this.endPos - this.readPos >= targetFrames) {
         this.state = PLAYING;
@@ -175,7 +186,17 @@ export class JitterBuffer {
     let over = false;
     for (let i = 0; i < n; i++) {
       if (over) { out[i] = 0; continue; }
-      if (this.state === STARVED) { out[i] = this.conceal(); this.starvedFor++; this.stats.concealed++; this.stats.played++; continue; }
+      if (this.state === STARVED) {
+        out[i] = this.conceal();
+        this.starvedFor++;
+        // hold the read position for short gaps (their audio comes late, not never); after
+        // `holdMs` run on as if lost, so a long stall costs its length in concealment, not latency
+        if (this.heldFor < (this.cfg.holdMs / 1000) * this.cfg.outRate) this.heldFor++;
+        else this.readPos += step;
+        this.stats.concealed++;
+        this.stats.played++;
+        continue;
+      }
       const p = this.readPos;
       const k = Math.floor(p);
       if (k < this.start) { out[i] = 0; this.readPos += step; continue; }
@@ -199,6 +220,7 @@ export class JitterBuffer {
       } else if (k >= this.endPos) {
         this.state = STARVED;
         this.starvedFor = 0;
+        this.heldFor = 0;
         this.stats.underruns++;
         this.boost = Math.min(this.cfg.maxTargetMs, this.boost + this.cfg.growMs);
         this.sinceUnderrun = 0;
@@ -226,9 +248,15 @@ export class JitterBuffer {
     const forget = Math.exp(-(n / this.rate) * 1000 / this.cfg.forgetMs);
     let total = 0;
     for (let i = 0; i < nb; i++) { this.hist[i] *= forget; total += this.hist[i]; }
+    // Packets that arrive together (same clock: between the same two render quanta) weigh 1, ½,
+    // ⅓, …: a stall's backlog counts about once, not once per packet, so one busy moment of the
+    // main thread does not raise the target for seconds (its cost is concealment instead).
+    if (this.clock === this.arrivalClock) this.arrivalRun++;
+    else { this.arrivalClock = this.clock; this.arrivalRun = 1; }
+    const w = (1 - forget) / this.arrivalRun;
     const b = Math.min(nb - 1, Math.round((offset - this.base) / BUCKET_MS));
-    this.hist[b] += 1 - forget;
-    total += 1 - forget;
+    this.hist[b] += w;
+    total += w;
     let acc = 0;
     let q = 0;
     for (; q < nb; q++) { acc += this.hist[q]; if (acc >= this.cfg.quantile * total) break; }

@@ -14,6 +14,7 @@ const lossEvery = Number(q.get('loss') ?? 0);
 const jitterMs = Number(q.get('jitter') ?? 0);
 const durS = Number(q.get('dur') ?? 10);
 const talkMs = Number(q.get('talk') ?? 2000);
+const hint = q.get('hint'); // AudioContext latencyHint: 'interactive' (default) or seconds
 
 const recorder = `
 class Rec extends AudioWorkletProcessor {
@@ -84,7 +85,7 @@ function impaired(ch: RTCDataChannel): RTCDataChannel {
 }
 
 async function main(): Promise<void> {
-  const ctx = new AudioContext({ latencyHint: 'interactive' });
+  const ctx = new AudioContext({ latencyHint: hint && !Number.isNaN(Number(hint)) ? Number(hint) : 'interactive' });
   await ctx.resume();
   ctxRef = ctx;
   const [da, db] = await pair();
