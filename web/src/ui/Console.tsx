@@ -47,7 +47,7 @@ export function Console({ room, onLeave }: { room: Room; onLeave: () => void }) 
       <StatusBar room={room} title="MD console" onLeave={onLeave} />
       <OfflineBanner room={room} />
       <CueBanner room={room} compact />
-      <Talking room={room} />
+      {!room.voice.enabled && <Talking room={room} />}
       <Talk room={room} />
       <div class="grid">
         <NowPanel room={room} />

@@ -35,7 +35,7 @@ export function Musician({ room, onLeave }: { room: Room; onLeave: () => void })
       <StatusBar room={room} title={self ? `${self.name} · ${self.role}` : ''} onLeave={onLeave} />
       <OfflineBanner room={room} />
       <CueBanner room={room} />
-      <Talking room={room} />
+      {!room.voice.enabled && <Talking room={room} />}
       <p class="slot-line">
         <span class="muted">Your slot</span>{' '}
         <b data-testid="my-slot">{slot ? slot.name : 'not assigned yet'}</b>

@@ -8,7 +8,7 @@ import { isTalkingMode } from '../voice/ptt';
 import type { VoicePathName } from '../voice/path';
 import type { PeerView } from '../voice/voice';
 import * as persist from '../persist';
-import { Icon } from './common';
+import { Icon, Talking } from './common';
 
 const DUCK_STEPS = [0, -3, -6, -10, -15, -20];
 
@@ -78,6 +78,8 @@ export function Talk({ room }: { room: Room }) {
         </label>
       </div>
       {ptt.error && <p class="error" role="alert" data-testid="talk-error">{ptt.error}</p>}
+      {/* Below the button, not above it: a line that appears must not move the button under the finger. */}
+      <Talking room={room} />
       <WeakLinks room={room} />
       <TalkSettings room={room} />
     </section>
