@@ -7,7 +7,7 @@
 //    └── mic   (remap source ← rig.monitor front-left) → the talker's Chromium microphone (PULSE_SOURCE)
 //   discard (null sink, mono): where a talker's own output goes; its monitor is a silent microphone.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const RATE = 48000;
@@ -82,7 +82,7 @@ export class Rig {
       '--disable-shm=yes'],
     { env, stdio: ['ignore', 'ignore', 'pipe'] }), 'pulseaudio');
     let paErr = '';
-    pa.stderr.on('data', (d) => { paErr += d; });
+    pa.stderr.on('data', (d) => { paErr += d; appendFileSync(join(this.dir, 'pulseaudio.log'), d); });
     this.pulse = pa;
     this.env = {
       PULSE_SERVER: `unix:${this.socket}`, PULSE_LATENCY_MSEC: String(this.latencyMsec),
