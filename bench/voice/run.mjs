@@ -254,7 +254,7 @@ async function measurePulses(label, { listener = null, count = PULSES, extra = {
   const play = rig.play(wav, 'left');
   // paplay's exit waits for its stream to drain; a busy PulseAudio can hold that back for long,
   // and the recording does not need it: the file's length plus a margin is enough.
-  await Promise.race([play.done, sleep(train.seconds * 1000 + 3000)]);
+  await Promise.race([play.done, sleep(train.seconds * 1500 + 3000)]);
   await play.stop();
   await sleep(700);
   const r = await rec.stop();

@@ -16,6 +16,10 @@ let onTrack = null;
 // Called with every child as it starts (the run's reaper writes their pids down).
 export function setOnTrack(fn) { onTrack = fn; }
 
+// paplay and parec are the rig's sound card: as root they run at nice −10 (a starved paplay
+// underruns and splits a burst in two; a starved parec only delivers late).
+const spawnRig = (bin, args, opts) => (process.getuid?.() === 0 ? spawn('nice', ['-n', '-10', bin, ...args], opts) : spawn(bin, args, opts));
+
 export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
 // Every child of the benchmark goes through here, so one call kills them all (also on failure).
@@ -119,7 +123,7 @@ export class Rig {
 
   // Raw stereo s16le of the rig's monitor, with the arrival time of each chunk (for press → audible).
   record() {
-    const p = track(spawn('parec', ['--device=rig.monitor', '--format=s16le', `--rate=${RATE}`, '--channels=2', '--raw',
+    const p = track(spawnRig('parec', ['--device=rig.monitor', '--format=s16le', `--rate=${RATE}`, '--channels=2', '--raw',
       `--latency-msec=${this.latencyMsec}`], { env: { ...process.env, ...this.env }, stdio: ['ignore', 'pipe', 'pipe'] }), 'parec');
     const chunks = [];
     let bytes = 0;
@@ -146,7 +150,7 @@ export class Rig {
 
   // Plays a mono s16le WAV into a sink (default: the left channel = the talker's mouth).
   play(wavPath, device = 'left') {
-    const p = track(spawn('paplay', [`--device=${device}`, `--latency-msec=${this.latencyMsec}`, wavPath],
+    const p = track(spawnRig('paplay', [`--device=${device}`, `--latency-msec=${this.latencyMsec}`, wavPath],
       { env: { ...process.env, ...this.env }, stdio: ['ignore', 'ignore', 'pipe'] }), 'paplay');
     let err = '';
     p.stderr.on('data', (d) => { err += d; });
