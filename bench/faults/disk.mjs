@@ -135,7 +135,7 @@ export async function diskFull({ smoke, emit, log }) {
       replies_while_full: replies, first_internal_after_commands: firstInternalAfter, internal_message: internalMsg,
       readyz_while_full: readyFull, exchange_while_full: exchangeFull,
       server_alive_after_presence_timeout_while_full: aliveAfterSweep,
-      server_log_tail_if_died: aliveAfterSweep ? null : logTail.split('\n').filter((l) => /error|terminate|what|exception/i.test(l)).slice(-4),
+      server_log_tail_if_died: aliveAfterSweep ? null : logTail.split('\n').filter((l) => /participant\.timeout|^downbeatd:|terminate|exception/i.test(l)).slice(-3),
       recovered_after_free_ms: recoveredAfterMs, readyz_after: readyAfter, exchange_after: { status: exchangeAfter.status },
       acked: acked.length, lost, duplicated, full_for_ms: r1(tFree - tFull),
     };

@@ -74,9 +74,10 @@ export async function killCycles({ cycles, mds = 4, passive = 3, rate = 40, extr
           inflight.delete(marker);
           nErrors++;
           errors[rep.code] = (errors[rep.code] || 0) + 1;
-        } else {
+        } else if (rep.type === 'lost') {
           nLost++; // the socket died before the reply: the change may or may not be in (it stays in `inflight`)
-          if (rep.type === 'offline') inflight.delete(marker);
+        } else {
+          inflight.delete(marker); // not sent: the socket was already closing
         }
       }
     };

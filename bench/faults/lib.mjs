@@ -227,16 +227,23 @@ export class Proxy {
       u.setNoDelay(true);
       link.upstream = u;
       u.on('data', (d) => { if (this.mode === 'up') c.write(d); else link.held[1].push(d); });
-      u.on('close', () => link.destroy());
-      u.on('error', () => link.destroy());
+      u.on('close', () => this.closed(link, 'upstream'));
+      u.on('error', () => this.closed(link, 'upstream'));
       for (const d of link.held[0]) u.write(d);
       link.held[0] = [];
     };
     c.on('data', (d) => { if (this.mode === 'up' && link.upstream) link.upstream.write(d); else link.held[0].push(d); });
-    c.on('close', () => link.destroy());
-    c.on('error', () => link.destroy());
+    c.on('close', () => this.closed(link, 'client'));
+    c.on('error', () => this.closed(link, 'client'));
     link.connectUp = connectUp;
     if (this.mode === 'up') connectUp();
+  }
+
+  // One side closed. Through a black hole the other side cannot hear of it (no FIN gets through)
+  // until the path is back, when the survivor's next segment meets a reset.
+  closed(link, side) {
+    if (this.mode === 'blackhole') { link.closedSide = link.closedSide || side; return; }
+    link.destroy();
   }
 
   cut(mode) {
@@ -246,7 +253,8 @@ export class Proxy {
 
   restore() {
     this.mode = 'up';
-    for (const l of this.links) {
+    for (const l of [...this.links]) {
+      if (l.closedSide) { l.destroy(); continue; }
       if (!l.upstream) { l.connectUp(); continue; }
       for (const d of l.held[0]) l.upstream.write(d);
       for (const d of l.held[1]) l.client.write(d);
