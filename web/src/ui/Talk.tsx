@@ -12,6 +12,11 @@ import { Icon, Talking } from './common';
 
 const DUCK_STEPS = [0, -3, -6, -10, -15, -20];
 
+/** When the input happened (a busy page may run the handler late: a tap must still latch). */
+export function eventTime(e: Event): number {
+  return e.timeStamp > 0 && e.timeStamp <= performance.now() ? e.timeStamp : performance.now();
+}
+
 /** A target the way the button says it: "all", "MD", "vocals", "Bo (Drums)". */
 function shortTarget(label: string, value: string): string {
   if (value === 'all') return 'all';
@@ -38,9 +43,9 @@ export function Talk({ room }: { room: Room }) {
     if (!canTalk || e.button > 0) return;
     e.preventDefault();
     (e.currentTarget as HTMLElement).setPointerCapture?.(e.pointerId);
-    v.input({ kind: 'down', at: performance.now() });
+    v.input({ kind: 'down', at: eventTime(e) });
   };
-  const up = (e: PointerEvent) => { e.preventDefault(); v.input({ kind: 'up', at: performance.now() }); };
+  const up = (e: PointerEvent) => { e.preventDefault(); v.input({ kind: 'up', at: eventTime(e) }); };
   const cancel = () => v.input({ kind: 'cancel' });
   const main = !talking ? 'Talk' : ptt.mode === 'latched' ? 'Talking (latched)' : 'Talking';
   const hint = !canTalk ? 'enable the mic first' : !talking ? 'hold, or tap to latch' : ptt.mode === 'latched' ? 'tap to stop' : 'let go to stop';
@@ -62,8 +67,8 @@ export function Talk({ room }: { room: Room }) {
           data-testid="talk-button" data-mode={ptt.mode} aria-pressed={talking} disabled={!canTalk}
           onPointerDown={down} onPointerUp={up} onPointerCancel={cancel} onLostPointerCapture={(e) => up(e as unknown as PointerEvent)}
           onContextMenu={(e) => e.preventDefault()}
-          onKeyDown={(e) => { if (e.key === 'Enter') { e.preventDefault(); if (!e.repeat) v.input({ kind: 'down', at: performance.now() }); } }}
-          onKeyUp={(e) => { if (e.key === 'Enter') { e.preventDefault(); v.input({ kind: 'up', at: performance.now() }); } }}
+          onKeyDown={(e) => { if (e.key === 'Enter') { e.preventDefault(); if (!e.repeat) v.input({ kind: 'down', at: eventTime(e) }); } }}
+          onKeyUp={(e) => { if (e.key === 'Enter') { e.preventDefault(); v.input({ kind: 'up', at: eventTime(e) }); } }}
         >
           <Icon name="mic" />
           <span class="talk-main">{main}</span>

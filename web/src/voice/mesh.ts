@@ -124,10 +124,13 @@ export class Mesh {
     p.queue = p.queue.then(() => this.handle(p, ev)).catch((e) => this.onError(p, e));
   }
 
-  /** Fault injection: closes the connection to `id`; a new one is made at once (as after `failed`). */
+  /** Fault injection: closes the connection to `id`; the watchdog makes a new one within ~1–2 s. */
   drop(id: string): void {
     const p = this.peers.get(id);
-    if (p) this.rebuild(p, true);
+    if (!p) return;
+    this.close(p);
+    this.lastRebuild.set(id, Date.now());
+    this.rebuildCount.set(id, (this.rebuildCount.get(id) ?? 0) + 1);
   }
 
   restartIce(id: string): void {

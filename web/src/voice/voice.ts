@@ -249,11 +249,11 @@ export class Voice {
         if ((!onPicker && !spaceTalks(e.target)) || this.mic.get() !== 'on' || e.ctrlKey || e.metaKey || e.altKey) return;
         this.spaceDown = true;
         e.preventDefault();
-        this.input({ kind: 'down', at: performance.now() });
+        this.input({ kind: 'down', at: e.timeStamp > 0 ? e.timeStamp : performance.now() });
       } else if (this.spaceDown) {
         this.spaceDown = false;
         e.preventDefault();
-        this.input({ kind: 'up', at: performance.now() });
+        this.input({ kind: 'up', at: e.timeStamp > 0 ? e.timeStamp : performance.now() });
       }
     };
     const kd = key(true), ku = key(false);
