@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/text.hpp"
+
 namespace downbeat::core {
 namespace json = boost::json;
 
@@ -168,6 +170,13 @@ Outcome Room::plan(const Actor& actor, const Command& cmd, std::int64_t now_us) 
                                         ? ": only the MD may change songs, setlists and tempo"
                                         : ""));
   const std::string& t = cmd.type;
+  // Text people read on every screen must be visible: not spaces, not zero-width characters alone.
+  static constexpr std::pair<std::string_view, std::string_view> kVisible[] = {
+      {"slot.create", "name"}, {"song.create", "title"}, {"song.update", "title"}, {"setlist.update", "title"}, {"cue", "text"}};
+  for (const auto& [type, field] : kVisible)
+    if (t == type)
+      if (const auto* v = cmd.data.if_contains(field); v && v->is_string() && !has_visible_text(v->get_string()))
+        fail(ErrorCode::bad_request, std::string(field) + " must contain visible text, not only spaces or invisible characters");
   if (t.starts_with("slot.")) return plan_slot(actor, cmd);
   if (t == "song.create" || t == "song.update" || t == "song.delete") return plan_song(cmd);
   if (t.starts_with("setlist.") || t == "song.current") return plan_setlist(cmd);
@@ -263,6 +272,8 @@ Outcome Room::plan_song(const Command& cmd) const {
   Outcome out = durable(cmd.type);
   static constexpr const char* kFields[] = {"title", "artist", "key", "bpm", "meter", "chordpro"};
   if (cmd.type == "song.create") {
+    if (songs_.size() >= cfg_.max_songs)
+      fail(ErrorCode::conflict, "the song library is full (" + std::to_string(cfg_.max_songs) + " songs): delete songs you no longer use");
     json::object song{{"id", next_id("sg")}};
     for (const char* f : kFields) song[f] = d.contains(f) ? d.at(f) : json::value(nullptr);
     out.event_data = {{"song", song}};

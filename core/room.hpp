@@ -72,6 +72,7 @@ struct Actor {
 struct RoomConfig {
   std::int64_t tempo_lead_us = 300'000;
   std::int64_t grace_us = 60'000'000;
+  std::size_t max_songs = 2000;  // a library bigger than this makes every snapshot heavy
 };
 
 // A participant who holds Talk: the target they chose and who hears it (resolved by the room).

@@ -107,7 +107,9 @@ void DownbeatdProcess::start(const std::string& listen, std::vector<std::string>
   std::vector<std::string> argv = prefix_;
   for (auto a : {binary_, std::string("serve"), std::string("--data-dir"), data_dir_.string(), std::string("--listen"), listen,
                  std::string("--tls"), tls_, std::string("--ready-file"), ready.string(),
-                 std::string("--max-conns-per-ip"), std::string("1000")}) {
+                 // Load tests join a hundred clients from one address in a second: above a LAN's limits.
+                 std::string("--max-conns-per-ip"), std::string("1000"), std::string("--joins-per-min-per-address"), std::string("100000"),
+                 std::string("--joins-per-min-per-code"), std::string("100000")}) {
     argv.push_back(a);
   }
   for (auto& a : extra_args) argv.push_back(a);

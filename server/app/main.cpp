@@ -83,6 +83,10 @@ struct ServeArgs {
   int lead_ms = 300;
   int grace_s = 60;
   int max_conns_per_ip = 64;
+  int max_participants = 200;
+  int max_songs = 2000;
+  int joins_per_min_per_address = 30;
+  int joins_per_min_per_code = 300;
   std::size_t max_send_queue = 1024;
   bool quiet_qr = false;
 };
@@ -134,6 +138,10 @@ int serve(const ServeArgs& a) {
   hc.room.tempo_lead_us = static_cast<std::int64_t>(a.lead_ms) * 1000;
   hc.room.grace_us = static_cast<std::int64_t>(a.grace_s) * 1'000'000;
   hc.max_conns_per_ip = a.max_conns_per_ip;
+  hc.max_participants_per_room = a.max_participants;
+  hc.room.max_songs = static_cast<std::size_t>(a.max_songs);
+  hc.joins_per_min_per_address = a.joins_per_min_per_address;
+  hc.joins_per_min_per_code = a.joins_per_min_per_code;
 
   boost::asio::io_context io(1);
   Metrics metrics;
@@ -194,6 +202,10 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--lead-ms", sa.lead_ms, "tempo change lead time in ms")->check(CLI::Range(50, 5000))->capture_default_str();
   serve_cmd->add_option("--grace-s", sa.grace_s, "seconds a dropped participant stays listed as away")->check(CLI::Range(1, 86400))->capture_default_str();
   serve_cmd->add_option("--max-conns-per-ip", sa.max_conns_per_ip, "WebSocket connections allowed per address")->check(CLI::Range(1, 100000))->capture_default_str();
+  serve_cmd->add_option("--max-participants", sa.max_participants, "participant records kept per room (long-gone ones are pruned first)")->check(CLI::Range(2, 100000))->capture_default_str();
+  serve_cmd->add_option("--max-songs", sa.max_songs, "songs per room library")->check(CLI::Range(1, 100000))->capture_default_str();
+  serve_cmd->add_option("--joins-per-min-per-address", sa.joins_per_min_per_address, "successful joins per minute from one address (burst the same)")->check(CLI::Range(1, 1000000))->capture_default_str();
+  serve_cmd->add_option("--joins-per-min-per-code", sa.joins_per_min_per_code, "successful joins per minute with one join code (burst the same)")->check(CLI::Range(1, 1000000))->capture_default_str();
   serve_cmd->add_option("--max-send-queue", sa.max_send_queue, "frames queued per connection before it is dropped")->check(CLI::Range(16, 1000000))->capture_default_str();
   serve_cmd->add_flag("--no-qr", sa.quiet_qr, "print join URLs without QR codes");
 

@@ -51,10 +51,16 @@ void Hub::sweep() {
   for (auto& [id, rt] : rooms_)
     for (const auto& pid : rt->room.expired(now)) {
       spdlog::info("participant.timeout room={} participant={}", id, pid);
-      run(*rt, rt->room.plan_timeout(pid), nullptr);
+      try {
+        run(*rt, rt->room.plan_timeout(pid), nullptr);
+      } catch (const std::exception& e) {
+        // Disk full or read-only: keep serving; the timeout is retried on the next sweep.
+        spdlog::error("participant.timeout_failed room={} participant={} error={}", id, pid, e.what());
+      }
     }
   // Addresses whose wrong-code allowance has refilled need no memory.
-  for (auto it = join_failures_.begin(); it != join_failures_.end();) it = it->second.full(now) ? join_failures_.erase(it) : std::next(it);
+  for (auto* buckets : {&join_failures_, &joins_by_address_, &joins_by_code_})
+    for (auto it = buckets->begin(); it != buckets->end();) it = it->second.full(now) ? buckets->erase(it) : std::next(it);
   sweep_timer_.expires_after(std::chrono::seconds(1));
   sweep_timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) sweep();

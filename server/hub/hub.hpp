@@ -28,7 +28,9 @@ struct HubConfig {
   double join_fail_rate_per_s = 0.2;  // failed joins refill one per 5 s…
   double join_fail_burst = 10;        // …after a burst of 10
   int max_conns_per_ip = 64;
-  int max_participants_per_room = 200;
+  int max_participants_per_room = 200;  // records kept per room; long-gone ones are pruned first
+  double joins_per_min_per_address = 30;  // successful joins too: a flood fills the table otherwise
+  double joins_per_min_per_code = 120;
   std::int64_t anchor_resend_us = 2'000'000;
 };
 
@@ -93,6 +95,8 @@ class Hub {
   void on_beat(RoomRuntime& rt, std::int64_t rev);
   void sweep();
   JoinResult issue_tokens(const core::Participant& p, RoomRuntime& rt, const std::string& family);
+  // Makes room for one more participant record by pruning long-gone ones; false when the room is full.
+  bool make_room_for_participant(RoomRuntime& rt);
   int conns_from(const std::string& address) const;
   // Closes every live connection whose token came from this refresh-token family.
   void close_family(const std::string& room, const std::string& family, const std::string& reason);
@@ -105,6 +109,8 @@ class Hub {
   const core::Schema& schema_;
   std::map<std::string, std::unique_ptr<RoomRuntime>> rooms_;
   std::map<std::string, core::TokenBucket> join_failures_;
+  std::map<std::string, core::TokenBucket> joins_by_address_;
+  std::map<std::string, core::TokenBucket> joins_by_code_;
   boost::asio::steady_timer sweep_timer_;
 };
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "core/text.hpp"
 #include "server/auth/crypto.hpp"
 #include "server/clock.hpp"
 #include "server/hub/hub.hpp"
@@ -12,13 +13,6 @@ namespace json = boost::json;
 using core::ErrorCode;
 
 namespace {
-std::string trim(std::string_view s) {
-  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return std::string(s);
-}
-
 std::size_t code_points(std::string_view s) {
   return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
@@ -80,9 +74,10 @@ JoinResult Hub::exchange(const std::string& address, const json::value& body) {
   std::string code = normalize_code(*code_raw);
   auto name_raw = field(body, "name");
   if (!name_raw) throw HttpError{ErrorCode::bad_request, "name is required: type the name the band will see"};
-  std::string name = trim(*name_raw);
-  if (!valid_utf8(name)) throw HttpError{ErrorCode::bad_request, "name is not valid text (UTF-8)"};
-  if (name.empty()) throw HttpError{ErrorCode::bad_request, "name must not be empty: type the name the band will see"};
+  if (!valid_utf8(*name_raw)) throw HttpError{ErrorCode::bad_request, "name is not valid text (UTF-8)"};
+  std::string name = core::trim_invisible(*name_raw);
+  if (name.empty() || !core::has_visible_text(name))
+    throw HttpError{ErrorCode::bad_request, "name must not be empty: type the name the band will see (letters, digits or emoji)"};
   if (code_points(name) > 40) throw HttpError{ErrorCode::bad_request, "name is too long: use at most 40 characters"};
   auto dev_raw = field(body, "device_id");
   std::string device = dev_raw ? *dev_raw : std::string();
@@ -99,15 +94,26 @@ JoinResult Hub::exchange(const std::string& address, const json::value& body) {
   const core::Participant* existing = nullptr;
   for (const auto& p : rt->room.participants())
     if (p.device_id == device && p.role == jc->role) existing = &p;
+  auto take = [&](std::map<std::string, core::TokenBucket>& buckets, const std::string& key, double per_min, const char* what) {
+    auto& b = buckets.try_emplace(key, per_min / 60.0, per_min).first->second;
+    if (b.try_take(now)) return;
+    metrics_.inc("downbeat_rate_limited_total", std::string("limit=\"") + what + "\"");
+    int wait = b.retry_after_s(now);
+    throw HttpError{ErrorCode::rate_limited, std::string("too many joins ") + (what == std::string("joins_per_code") ? "with this code" : "from your address") +
+                                                 ": wait " + std::to_string(wait) + " s and try again",
+                    wait};
+  };
+  take(joins_by_address_, address, cfg_.joins_per_min_per_address, "joins_per_address");
+  take(joins_by_code_, code, cfg_.joins_per_min_per_code, "joins_per_code");
   core::Participant p;
   if (existing) {
     p = *existing;
     p.kicked = false;
     if (p.removed) p.name = name;
   } else {
-    auto in_room = std::count_if(rt->room.participants().begin(), rt->room.participants().end(), [](const auto& x) { return !x.removed; });
-    if (in_room >= cfg_.max_participants_per_room)
-      throw HttpError{ErrorCode::conflict, "the room is full (" + std::to_string(cfg_.max_participants_per_room) + " people)"};
+    if (!make_room_for_participant(*rt))
+      throw HttpError{ErrorCode::conflict, "the room is full (" + std::to_string(cfg_.max_participants_per_room) +
+                                               " people): ask the MD to remove people who have left"};
     p.id = "p" + random_hex(6);
     p.name = name;
     p.device_id = device;
@@ -148,6 +154,27 @@ JoinResult Hub::refresh(const json::value& body) {
   const core::Participant* p = rt ? rt->room.find_participant(use.participant) : nullptr;
   if (!p || p->kicked) throw HttpError{ErrorCode::unauthorized, "you are no longer in this room: scan the QR code to join again"};
   return issue_tokens(*p, *rt, use.family);
+}
+
+bool Hub::make_room_for_participant(RoomRuntime& rt) {
+  const auto& all = rt.room.participants();
+  auto cap = static_cast<std::size_t>(cfg_.max_participants_per_room);
+  if (all.size() < cap) return true;
+  // Long gone first: never connected (last_seen 0), then the longest away. Present people stay.
+  std::vector<const core::Participant*> gone;
+  for (const auto& p : all)
+    if (p.removed && !p.online) gone.push_back(&p);
+  if (gone.empty()) return false;
+  std::sort(gone.begin(), gone.end(), [](const auto* a, const auto* b) { return a->last_seen < b->last_seen; });
+  // Prune a tenth of the cap at once, so a busy room does not prune on every join.
+  std::size_t n = std::min(gone.size(), std::max<std::size_t>(all.size() + 1 - cap, cap / 10));
+  std::vector<std::string> ids;
+  for (std::size_t i = 0; i < n; ++i) ids.push_back(gone[i]->id);
+  storage_.delete_participants(rt.room.id(), ids);
+  for (const auto& id : ids) rt.room.apply_mutation(core::Mutation{"participant", id, std::nullopt, false});
+  metrics_.inc("downbeat_participants_pruned_total", "", static_cast<double>(ids.size()));
+  spdlog::info("participants.pruned room={} count={}", rt.room.id(), ids.size());
+  return true;
 }
 
 void Hub::close_family(const std::string& room, const std::string& family, const std::string& reason) {
