@@ -28,7 +28,7 @@ export type PeerView = PeerInfo & { stalled: boolean; weak: boolean; sentLoss: n
 export type VoiceRoom = {
   state: Store<RoomState>;
   /** The room socket's status: signalling works only while it is 'online'. */
-  conn: { get(): { status: string }; subscribe(fn: () => void): () => void };
+  conn: { get(): { status: string; resumed?: boolean | null; connects?: number }; subscribe(fn: () => void): () => void };
   audio: ClickAudio;
   sendFrame(type: string, data: Record<string, unknown>): Promise<unknown>;
 };
@@ -103,7 +103,17 @@ export class Voice {
     if (!this.setPath(wanted)) this.setPath('rtp');
     this.cleanups.push(audio.onContext((ctx) => this.onContext(ctx)));
     this.cleanups.push(this.room.state.subscribe(() => this.applyState()));
-    const onConn = () => this.mesh?.setSignalling(this.room.conn.get().status === 'online');
+    let connects = this.room.conn.get().connects ?? 0;
+    const onConn = () => {
+      const c = this.room.conn.get();
+      this.mesh?.setSignalling(c.status === 'online');
+      if ((c.connects ?? 0) !== connects) {
+        connects = c.connects ?? 0;
+        // A resumed socket replays durable events only: who talks now (ptt) is not among them, so
+        // ask for the snapshot that carries it (a page reloaded during a talk would not hear it).
+        if (c.resumed) this.room.sendFrame('resync.request', {}).catch(() => {});
+      }
+    };
     this.cleanups.push(this.room.conn.subscribe(onConn));
     onConn();
     const t1 = window.setInterval(() => { this.mesh?.tick(); this.refreshPeers(); }, TICK_MS);
