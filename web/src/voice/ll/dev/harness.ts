@@ -10,6 +10,7 @@ const q = new URLSearchParams(location.search);
 const codec = (q.get('codec') ?? 'pcm') as 'pcm' | 'opus';
 const frameMs = Number(q.get('frame') ?? 5) as 2.5 | 5 | 10;
 const targetBufferMs = Number(q.get('target') ?? 5);
+const maxBufferMs = q.get('max') ? Number(q.get('max')) : undefined;
 const lossEvery = Number(q.get('loss') ?? 0);
 const jitterMs = Number(q.get('jitter') ?? 0);
 const durS = Number(q.get('dur') ?? 10);
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
   const [da, db] = await pair();
   db.addEventListener('message', (e) => { const o = offset_ms(e.data as ArrayBuffer); if (o !== null) recvOff.push(o); });
   const sender = new DcVoice(ctx, { codec, frameMs, targetBufferMs });
-  const receiver = new DcVoice(ctx, { codec, frameMs, targetBufferMs });
+  const receiver = new DcVoice(ctx, { codec, frameMs, targetBufferMs, ...(maxBufferMs ? { maxBufferMs } : {}) });
 
   // the "microphone": bursts scheduled on the audio clock into a MediaStream
   const osc = ctx.createOscillator();
