@@ -12,6 +12,7 @@ DEB_PACKAGES=(
   clang libclang-rt-14-dev
   nodejs npm chromium
   iproute2 openssl ca-certificates fonts-noto-color-emoji
+  prometheus
   pulseaudio pulseaudio-utils xvfb
 )
 

@@ -1,14 +1,15 @@
 #include "server/metrics.hpp"
 
-#include <cstdio>
+#include <charconv>
 
 namespace downbeat::server {
 
 namespace {
+// Shortest text that reads back as the same double: "0.005", not "0.0050000000000000001".
 std::string num(double v) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
 }
 }  // namespace
 
@@ -58,12 +59,20 @@ Metrics::Metrics() {
       {"downbeat_slow_consumers_dropped_total", "connections closed because their send queue overflowed"},
       {"downbeat_send_queue_max", "largest send queue (frames) seen on any connection since the last scrape"},
       {"downbeat_events_total", "durable events committed"},
-      {"downbeat_client_rtt_ms", "per-room mean RTT reported by clients (metrics.report)"},
-      {"downbeat_client_jitter_ms", "per-room mean jitter reported by clients"},
+      {"downbeat_client_rtt_seconds", "per-room mean RTT reported by clients (metrics.report)"},
+      {"downbeat_client_jitter_seconds", "per-room mean jitter reported by clients"},
       {"downbeat_client_loss", "per-room mean loss fraction reported by clients"},
-      {"downbeat_client_clock_uncertainty_ms", "per-room max clock-sync uncertainty reported by clients"},
+      {"downbeat_client_clock_uncertainty_seconds", "per-room max clock-sync uncertainty reported by clients"},
+      {"downbeat_participants_pruned_total", "long-gone participant records pruned to keep a room's table bounded"},
       {"downbeat_client_reports", "clients with a recent metrics.report, per room"},
   };
+  // Series a dashboard or alert expects exist from the first scrape, at zero.
+  for (const char* c : {"downbeat_connections_total", "downbeat_slow_consumers_dropped_total", "downbeat_participants_pruned_total"})
+    counters_[c][""] = 0;
+  counters_["downbeat_auth_failures_total"]["reason=\"token\""] = 0;
+  counters_["downbeat_rate_limited_total"]["limit=\"frames\""] = 0;
+  counters_["downbeat_errors_total"]["code=\"internal\""] = 0;
+  gauges_["downbeat_connections"][""] = 0;
 }
 
 void Metrics::inc(const std::string& name, const std::string& labels, double v) { counters_[name][labels] += v; }

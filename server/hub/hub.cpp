@@ -412,10 +412,11 @@ void Hub::update_gauges() {
     }
     std::string l = "room=\"" + label_escape(id) + "\"";
     metrics_.set_gauge("downbeat_client_reports", l, reports);
-    if (n_rtt) metrics_.set_gauge("downbeat_client_rtt_ms", l, rtt / n_rtt);
-    if (n_jit) metrics_.set_gauge("downbeat_client_jitter_ms", l, jitter / n_jit);
+    // Clients report milliseconds; Prometheus wants base units.
+    if (n_rtt) metrics_.set_gauge("downbeat_client_rtt_seconds", l, rtt / n_rtt / 1000.0);
+    if (n_jit) metrics_.set_gauge("downbeat_client_jitter_seconds", l, jitter / n_jit / 1000.0);
     if (n_loss) metrics_.set_gauge("downbeat_client_loss", l, loss / n_loss);
-    if (reports) metrics_.set_gauge("downbeat_client_clock_uncertainty_ms", l, unc);
+    if (reports) metrics_.set_gauge("downbeat_client_clock_uncertainty_seconds", l, unc / 1000.0);
     for (const auto& w : rt->conns)
       if (auto c = w.lock()) {
         ++conns;

@@ -150,7 +150,7 @@ test('metrics.report reaches the MD console, not the band', async () => {
   await other.waitFor((m) => m.type === 'cue' && m.data.text === 'sync');
   assert.ok(!other.messages.some((m) => m.type === 'metrics.report'));
   const metrics = await (await fetch(`${server.base}/metrics`)).text();
-  assert.match(metrics, /downbeat_client_rtt_ms\{room="[^"]+"\} 3\.2/);
+  assert.match(metrics, /downbeat_client_rtt_seconds\{room="[^"]+"\} 0\.0032\n/);
   await Promise.all([md.close(), mu.close(), other.close()]);
 });
 
