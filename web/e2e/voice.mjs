@@ -131,7 +131,7 @@ async function launch(wav) {
   const bs = await chromium.launchServer({
     executablePath: chromiumPath,
     headless: process.env.E2E_HEADFUL !== '1',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--disable-extensions', '--mute-audio',
       '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
       ...(wav ? [`--use-file-for-fake-audio-capture=${wav}`] : []),
@@ -149,6 +149,16 @@ async function launch(wav) {
 async function newPage(browser, name, viewport) {
   const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
   await context.grantPermissions(['microphone']).catch(() => {});
+  // Keep a handle on every RTCPeerConnection the app makes, to count the RTP packets that
+  // really arrive (the app may gate playout; talk not meant for a page must not even reach it).
+  await context.addInitScript(() => {
+    const Orig = window.RTCPeerConnection;
+    if (!Orig) return;
+    const pcs = (window.__e2ePcs = []);
+    window.RTCPeerConnection = class extends Orig {
+      constructor(...args) { super(...args); pcs.push(this); }
+    };
+  });
   const page = await context.newPage();
   const p = { name, browser, context, page, id: null, sent: [], received: [], sockets: 0 };
   page.on('pageerror', (e) => pageErrors.push(`${name}: ${e.message}`));
@@ -375,6 +385,37 @@ function errorsFor(p, since, type) {
   return p.received.filter((f) => f.t >= since && f.m.type === 'error' && ids.has(f.m.re)).map((f) => f.m);
 }
 
+/** Audio RTP packets received so far on all of `p`'s open peer connections. */
+async function inboundPackets(p) {
+  return hook(p, async () => {
+    let n = 0;
+    for (const pc of window.__e2ePcs ?? []) {
+      if (pc.connectionState === 'closed') continue;
+      const stats = await pc.getStats();
+      stats.forEach((r) => { if (r.type === 'inbound-rtp' && r.kind === 'audio') n += r.packetsReceived ?? 0; });
+    }
+    return n;
+  });
+}
+/** Runs `during` and checks how many audio packets `p` received meanwhile. */
+async function packetsDuring(p, during) {
+  const before = await inboundPackets(p);
+  const t0 = Date.now();
+  await during();
+  return { n: (await inboundPackets(p)) - before, ms: Date.now() - t0 };
+}
+
+/** The server-resolved `to` of the latest ptt.state talking:true for `talker`, as `p` received it. */
+async function expectPttTo(p, talker, target, want) {
+  let got;
+  await waitFor(() => {
+    const st = p.received.filter((f) => f.m.type === 'ptt.state' && f.m.data?.participant === talker.id && f.m.data?.talking).pop();
+    got = st?.m.data;
+    return got && got.target === target && JSON.stringify([...(got.to ?? [])].sort()) === JSON.stringify(want.map((x) => x.id).sort());
+  }, `${p.name}: ptt.state for ${talker.name} → ${target} with to = [${want.map((x) => x.name).join(', ')}]`, 5000)
+    .catch((e) => { throw new Fail(`${e.message}; last: ${JSON.stringify(got)}`); });
+}
+
 function expectRefused(r, codes, what) {
   check(r && r.error && codes.includes(r.error.code), `${what}: expected an error ${codes.join(' or ')}, got ${JSON.stringify(r)}`);
 }
@@ -460,9 +501,13 @@ async function main() {
   }, { fatal: true });
 
   await step('2. nothing is heard while nobody holds Talk', async () => {
+    const before = await Promise.all(talkers.map(inboundPackets));
     const rs = await Promise.all(listeners.map((p) => meter(p, 1000)));
-    const bad = listeners.filter((p, i) => !isSilent(rs[i])).map((p) => `${p.name}: ${fmt(rs[listeners.indexOf(p)])}`);
+    const after = await Promise.all(talkers.map(inboundPackets));
+    const bad = listeners.map((p, i) => [p, rs[i]]).filter(([, r]) => !isSilent(r)).map(([p, r]) => `${p.name}: ${fmt(r)}`);
     check(bad.length === 0, `sound while nobody talks: ${bad.join('; ')}`);
+    const sending = talkers.map((p, i) => [p, after[i] - before[i]]).filter(([, n]) => n > 5).map(([p, n]) => `${p.name} received ${n}`);
+    check(sending.length === 0, `audio packets flow while nobody talks: ${sending.join(', ')}`);
   });
 
   await step('3. MD holds Talk to all: both musicians hear the MD, the viewer hears nothing, every page shows "Mia → all"', async () => {
@@ -477,10 +522,14 @@ async function main() {
     try {
       await Promise.all([expectHears(a, 'md', md.id), expectHears(b, 'md', md.id)]);
       log(`     press → both musicians hear the MD within ${Date.now() - tPress} ms (analyser windows of 400 ms)`);
+      const rx = await packetsDuring(a, () => sleep(1000));
+      vlog(`musician A received ${rx.n} audio packets in ${rx.ms} ms while the MD talks to all`);
+      check(rx.n >= 20, `musician A hears the MD but its peer connections received only ${rx.n} audio packets in ${rx.ms} ms (is the __e2ePcs wrapper seeing the app's connections?)`);
       const [rMd, rV] = await Promise.all([meter(md, 800), meter(viewer, 800)]);
       check(isSilent(rMd), `the MD hears something while only the MD talks: ${fmt(rMd)}`);
       check(isSilent(rV), `the viewer hears something: ${fmt(rV)}`);
       for (const p of listeners) await expectTalkingItem(p, /Mia.*→\s*all/, '"Mia → all"');
+      await expectPttTo(viewer, md, 'all', [a, b]);
       const offersAfter = talkers.map((p) => p.sent.filter((f) => /^rtc\.(offer|answer)$/.test(f.m.type)).length);
       check(offersAfter.every((n, i) => n === offersBefore[i]), `pressing Talk renegotiated: rtc.offer/answer sent during the press by ${talkers.filter((_, i) => offersAfter[i] !== offersBefore[i]).map((p) => p.name).join(', ')}`);
       check(/all/i.test(await talkButton(md).innerText()) || /all/i.test(await talkButton(md).getAttribute('aria-label') ?? ''), `the Talk button does not show its target: ${JSON.stringify(await talkButton(md).innerText())}`);
@@ -494,10 +543,13 @@ async function main() {
     const letGo = await holdTalk(a);
     try {
       await expectHears(md, 'a', a.id);
-      const [rB, rV] = await Promise.all([meter(b, 1000), meter(viewer, 600)]);
+      let rB, rV;
+      const rx = await packetsDuring(b, async () => { [rB, rV] = await Promise.all([meter(b, 1000), meter(viewer, 600)]); });
       check(isSilent(rB), `musician B hears A's talkback to the MD: ${fmt(rB)}`);
+      check(rx.n <= 5, `musician B's peer connections received ${rx.n} audio packets in ${rx.ms} ms of A's talkback to the MD: audio is sent beyond the ptt.state "to" (only gated at playout)`);
       check(isSilent(rV), `the viewer hears A's talkback: ${fmt(rV)}`);
       for (const p of listeners) await expectTalkingItem(p, /Ana/, 'Ana talking');
+      await expectPttTo(b, a, 'md', [md]);
     } finally { await letGo(); }
     await waitSilent(md, 3000, 'after A let go');
   });
@@ -517,8 +569,10 @@ async function main() {
     const letGo = await holdTalk(md);
     try {
       await expectHears(a, 'md', md.id);
-      await expectSilent(b, 1000, 'although the MD talks to vocals only');
+      const rx = await packetsDuring(b, () => expectSilent(b, 1000, 'although the MD talks to vocals only'));
+      check(rx.n <= 5, `musician B's peer connections received ${rx.n} audio packets in ${rx.ms} ms while the MD talks to vocals: audio is sent beyond the ptt.state "to"`);
       for (const p of listeners) await expectTalkingItem(p, /Mia.*vocals/i, '"Mia → vocals"');
+      await expectPttTo(b, md, 'vocals', [a]);
     } finally { await letGo(); }
     await waitSilent(a, 3000, 'after the MD let go');
   });
@@ -529,7 +583,9 @@ async function main() {
     const letGo = await holdTalk(md);
     try {
       await expectHears(b, 'md', md.id);
-      await expectSilent(a, 1000, 'although the MD talks to Drums only');
+      const rx = await packetsDuring(a, () => expectSilent(a, 1000, 'although the MD talks to Drums only'));
+      check(rx.n <= 5, `musician A's peer connections received ${rx.n} audio packets in ${rx.ms} ms while the MD talks to Drums only: audio is sent beyond the ptt.state "to"`);
+      await expectPttTo(a, md, `@${b.id}`, [b]);
     } finally { await letGo(); }
     await waitSilent(b, 3000, 'after the MD let go');
   });
@@ -668,7 +724,8 @@ async function main() {
     }, 'link rows A→MD, B→MD, MD→A and A→B with an RTT on the MD console', 15_000)
       .catch((e) => { throw new Fail(`${e.message}; rows: ${JSON.stringify(last)}`); });
     const weak = last.filter((r) => r.weak === 'true');
-    log(`     ${last.length} link rows; RTT ms ${last.map((r) => r.cells[1]).join(' ')}; weak on loopback: ${weak.length ? JSON.stringify(weak) : 'none'}`);
+    log(`     ${last.length} link rows (rtt / jitter / loss / concealed / jitter buffer): ${last.map((r) => r.cells.slice(1, 6).join(' / ')).join('; ')}; ` +
+      `flagged weak on loopback: ${weak.length ? weak.map((r) => r.cells[0]).join(', ') : 'none'}`);
   });
 
   await step('8. musician B\'s Chromium dies while B talks: B\'s ptt.state clears everywhere and the audio stops', async () => {
