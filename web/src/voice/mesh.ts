@@ -251,9 +251,9 @@ export class Mesh {
     if (p.closed) { const q = this.peers.get(p.id); if (q && q !== p) return this.handle(q, ev); return; }
     const pc = p.pc;
     if (ev.type === 'rtc.restart') {
-      // The polite end has a new connection and waits for an offer: start over (unless this
-      // connection is brand new and offering anyway).
-      if (!p.polite && Date.now() - p.createdAt > REBUILD_MIN_GAP_MS) this.rebuild(p, false);
+      // The polite end has a new connection and waits for an offer: start over, unless this
+      // connection's first offer is still unanswered (it goes to that new connection anyway).
+      if (!p.polite && p.remoteSession !== null) this.rebuild(p, false);
       return;
     }
     if (ev.type === 'rtc.ice') {
