@@ -831,6 +831,19 @@ async function main() {
     });
   }
 
+  await step('10. musician A closes the page while talking: the MD and the viewer stop showing and hearing A', async () => {
+    await pickTarget(a, 'md');
+    await holdTalk(a); // never let go: the tab goes
+    await expectHears(md, 'a', a.id);
+    await expectTalkingItem(viewer, /Ana/, 'Ana talking');
+    const t0 = Date.now();
+    await a.page.close();
+    await Promise.all([md, viewer].map((p) => expectNoTalkingItem(p, /Ana/, 'Ana talking after her page closed', 5000)));
+    await waitSilent(md, 5000, "after A's page closed");
+    const selfReleased = a.sent.some((f) => f.t >= t0 && f.m.type === 'ptt.release');
+    log(`     A's page closed: talking-item gone and the MD silent ${Date.now() - t0} ms later (${selfReleased ? 'the page sent ptt.release as it closed' : 'released by the server when the socket closed'})`);
+  });
+
   await step('no uncaught errors in the pages', async () => {
     check(pageErrors.length === 0, `page errors:\n  ${pageErrors.join('\n  ')}`);
   });
@@ -857,9 +870,10 @@ let exitCode = 0;
 try {
   await main();
 } catch (e) {
-  if (!(e instanceof Fail) && !results.some((r) => !r.ok)) { failures++; log(`FAIL setup: ${e?.stack ?? e}`); }
+  // A failed step has been counted and printed already; anything else (setup) is a failure too.
+  if (!results.some((r) => !r.ok)) { failures++; log(`FAIL setup: ${e instanceof Fail ? e.message : (e?.stack ?? e)}`); }
 }
-if (failures) {
+if (failures || results.length === 0) {
   exitCode = 1;
   log('--- last lines of the server log ---\n' + serverLogTail());
   if (pageErrors.length) log('--- page errors ---\n' + pageErrors.join('\n'));
