@@ -3,7 +3,6 @@
 // peers the server named in `ptt.state.to`, and hands each talker's received audio to the mixer.
 // 'rtp' (rtp.ts) uses the audio transceiver; 'dc' (ll/) the data channel. A path registers itself
 // with registerPath(); voice.ts loads `./ll/index.ts` when it exists.
-import type { LinkReport } from '../model';
 
 export type VoicePathName = 'rtp' | 'dc';
 export const PATH_NAMES: readonly VoicePathName[] = ['rtp', 'dc'];
@@ -76,6 +75,3 @@ export function pathFactory(name: VoicePathName): PathFactory | null {
 export function availablePaths(): VoicePathName[] {
   return PATH_NAMES.filter((n) => factories.has(n));
 }
-
-/** What a link report says about a path, for the `links` entry. */
-export type LinkFigures = Omit<LinkReport, 'peer'>;
