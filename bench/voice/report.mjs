@@ -20,7 +20,7 @@ for (const r of run.results.filter((x) => x.kind === 'm2e')) {
   const s = r.m2e_ms, st = r.stats ?? {};
   const pct = (x) => (x == null ? '—' : `${(x * 100).toFixed(1)} %`);
   const codec = st.codec ? st.codec.replace(/^audio\//, '').replace(/minptime=\d+;?/, '').slice(0, 40) : '—';
-  out(`| ${r.label.replace(/ \((lo|impaired)\)$/, '')} | ${r.net} | ${r.paired}/${r.pulses} | ${f(s.p50)} / ${f(s.p95)} / ${f(s.max)} | ${st.jitterBufferMs != null ? st.jitterBufferMs : st.appJitterBufferMs != null ? `${st.appJitterBufferMs} (app)` : '—'} | ${f(st.playoutDelayMs)} | ${pct(st.loss)} / ${pct(st.concealed)} | ${f(st.rttMs)} | ${f(st.packetsPerSecond)} | ${r.path === 'app-dc' ? (r.dc_options?.codec ?? 'pcm') + ' (dc)' : codec} |`);
+  out(`| ${r.label.replace(/ \((lo|impaired)\)$/, '')} | ${r.net} | ${r.paired}/${r.pulses} | ${f(s.p50)} / ${f(s.p95)} / ${f(s.max)} | ${st.jitterBufferMs != null ? st.jitterBufferMs : st.appJitterBufferMs != null ? `${st.appJitterBufferMs} (app)` : '—'} | ${f(st.playoutDelayMs)} | ${pct(st.loss)} / ${pct(st.concealed)} | ${f(st.rttMs)} | ${r.path === 'app-dc' ? '—' : f(st.packetsPerSecond)} | ${r.path === 'app-dc' ? (r.dc_options?.codec ?? 'pcm') + ' (dc)' : codec} |`);
 }
 const press = run.results.filter((x) => x.kind === 'press');
 if (press.length) {
@@ -37,3 +37,26 @@ if (stall.length) {
   for (const r of stall) out(`| ${r.label} | ${f(r.detected_ms.listener)} / ${f(r.detected_ms.talker)} | ${f(r.silent_after_cut_ms)} | ${f(r.audio_back_after_restore_ms)} |`);
 }
 for (const n of run.notes ?? []) out(`\nNote: ${n}`);
+
+// Stage breakdown: each network path against the floor with the same capture processing (APM on:
+// the app and getUserMedia's defaults), its jitter buffer from getStats / linkStats, and the rest.
+const m2e = Object.fromEntries(run.results.filter((x) => x.kind === 'm2e').map((x) => [x.label, x]));
+const p50 = (label) => m2e[label]?.m2e_ms?.p50 ?? null;
+const floorApm = p50('floor webaudio-processing'), floorRaw = p50('floor webaudio'), floorEl = p50('floor audio-element');
+if (floorRaw != null) {
+  out('');
+  out('| stage (p50, ms) | value | from |');
+  out('|---|---|---|');
+  out(`| capture + output, no processing (rig + Chromium) | ${floorRaw} | floor webaudio |`);
+  if (floorApm != null) out(`| audio processing (AEC, NS, AGC) | ${Math.round((floorApm - floorRaw) * 10) / 10} | floor webaudio-processing − floor webaudio |`);
+  if (floorEl != null) out(`| \`<audio>\` element instead of Web Audio (local track) | ${Math.round((floorEl - floorRaw) * 10) / 10} | floor audio-element − floor webaudio |`);
+  out('');
+  out('| path | net | m2e p50 | above the APM floor | jitter buffer | rest: encoder frame, packetization, transport, decode, playout |');
+  out('|---|---|---|---|---|---|');
+  for (const r of Object.values(m2e)) {
+    if (!/^(peer|app)/.test(r.label) || floorApm == null || r.m2e_ms.p50 == null) continue;
+    const above = Math.round((r.m2e_ms.p50 - floorApm) * 10) / 10;
+    const jb = r.stats?.jitterBufferMs ?? r.stats?.appJitterBufferMs ?? null;
+    out(`| ${r.label.replace(/ \((lo|impaired)\)$/, '')} | ${r.net} | ${r.m2e_ms.p50} | ${above} | ${f(jb)} | ${jb == null ? '—' : Math.round((above - jb) * 10) / 10} |`);
+  }
+}
