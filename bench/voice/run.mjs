@@ -3,7 +3,7 @@
 // Method, figures and the one command for a full run: bench/voice/REPORT.md.
 //
 //   node bench/voice/run.mjs [--smoke] [--pulses N] [--trials N] [--only floor,peer,app,press,impaired,stall]
-//                            [--nice N] [--downbeatd PATH] [--netem PATH] [--out results.jsonl] [--label TEXT]
+//                            [--nice N] [--downbeatd PATH] [--web-root DIR] [--netem PATH] [--out results.jsonl] [--label TEXT]
 //
 // Env: CHROMIUM (default /usr/bin/chromium), VOICE_KEEP=1 (keep the temp dir and the recordings).
 import { spawn, execFileSync } from 'node:child_process';
@@ -30,6 +30,8 @@ const ONLY = (opt('--only', SMOKE ? 'floor,peer,app,press' : ALL.join(','))).spl
 const DOWNBEATD = resolve(opt('--downbeatd', process.env.DOWNBEATD ?? join(repo, 'build/bin/downbeatd')));
 const NETEM = resolve(opt('--netem', process.env.VOICE_NETEM ?? join(repo, 'build/bin/voice_netem')));
 const OUT = opt('--out', null);
+// The built web app the server serves (a copy keeps a long run safe from a rebuild meanwhile).
+const WEB_ROOT = resolve(opt('--web-root', join(repo, 'web/dist')));
 const LABEL = opt('--label', SMOKE ? 'smoke' : 'full');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 // Chromium's audio threads ask RTKit (D-Bus) for real-time priority; there is none here. On a busy
@@ -154,7 +156,7 @@ class ImpairedNet {
 // ---- server ----------------------------------------------------------------------------------
 async function startServer(net) {
   check(existsSync(DOWNBEATD), `downbeatd not found at ${DOWNBEATD}: build it (make build) or pass --downbeatd`);
-  check(existsSync(join(repo, 'web/dist/index.html')), 'web/dist/index.html missing: run `npm run build` in web/');
+  check(existsSync(join(WEB_ROOT, 'index.html')), `${WEB_ROOT}/index.html missing: run \`npm run build\` in web/`);
   const dataDir = mkdtempSync(join(tmp, 'server-'));
   const out = execFileSync(DOWNBEATD, ['room', 'create', 'Voice bench', '--data-dir', dataDir, '--json'], { encoding: 'utf8' });
   const created = JSON.parse(out.trim().split('\n').filter((l) => l.trim().startsWith('{')).pop());
@@ -163,7 +165,7 @@ async function startServer(net) {
   const ns = net.nsOf('server');
   const cmd = ns ? 'ip' : DOWNBEATD;
   const args = [...(ns ? ['netns', 'exec', ns, DOWNBEATD] : []), 'serve', '--data-dir', dataDir, '--listen', `${net.serverHost}:0`,
-    '--tls', net.kind === 'lo' ? 'off' : 'auto', '--ready-file', readyFile, '--web-root', join(repo, 'web/dist')];
+    '--tls', net.kind === 'lo' ? 'off' : 'auto', '--ready-file', readyFile, '--web-root', WEB_ROOT];
   const proc = track(spawn(cmd, args, { stdio: ['ignore', logFd, logFd] }), 'downbeatd');
   const ready = await waitFor(() => {
     if (proc.exitCode !== null) throw new Fail(`downbeatd exited: ${readFileSync(join(dataDir, 'server.log'), 'utf8').slice(-2000)}`);
@@ -544,7 +546,7 @@ function writeOut(ok) {
   if (!OUT || written) return;
   written = true;
   const line = { date: stamp, label: LABEL, ok, machine: { cores: cpus().length, cpu: cpus()[0]?.model, load_at_start: loadStart, load_at_end: loadavg().map((x) => Math.round(x * 100) / 100) },
-    chromium: chromiumVersion, chromium_nice: NICE, pulses: PULSES, trials: TRIALS, impairment: IMPAIR, notes, results };
+    commit: sh('git', ['-C', repo, 'rev-parse', '--short', 'HEAD'], { allowFail: true })?.trim() ?? null, chromium: chromiumVersion, chromium_nice: NICE, pulses: PULSES, trials: TRIALS, impairment: IMPAIR, notes, results };
   appendFileSync(OUT, JSON.stringify(line) + '\n');
   log(`# appended to ${OUT}`);
 }
