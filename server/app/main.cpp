@@ -4,6 +4,8 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -66,6 +68,37 @@ bool is_loopback(const std::string& address) {
   return !ec && a.is_loopback();
 }
 
+// --metrics-token FILE|VALUE: the first line of FILE when it names one, else the value itself.
+std::string read_secret(const std::string& v) {
+  std::error_code ec;
+  if (v.empty() || !fs::is_regular_file(v, ec)) return v;
+  std::ifstream in(v);
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+  if (line.empty()) throw std::invalid_argument("--metrics-token file " + v + " is empty");
+  return line;
+}
+
+// The names and addresses this server answers to: what a browser's Origin may name.
+std::vector<std::string> served_hosts(const std::string& listen_address, const std::string& cert_path) {
+  std::vector<std::string> out;
+  if (!cert_path.empty()) out = cert_names(cert_path);
+  boost::system::error_code ec;
+  auto a = boost::asio::ip::make_address(listen_address, ec);
+  bool any = !ec && a.is_unspecified();
+  if (!any) out.push_back(listen_address);
+  if (any) {
+    for (const auto& ip : lan_addresses()) out.push_back(ip);
+    out.push_back(host_name());
+    out.push_back(host_name() + ".local");
+  }
+  if (any || (!ec && a.is_loopback())) {
+    for (const char* h : {"localhost", "127.0.0.1", "::1"}) out.emplace_back(h);
+  }
+  return out;
+}
+
 std::unique_ptr<Storage> open_storage(const std::string& data_dir) {
   fs::create_directories(data_dir);
   return std::make_unique<Storage>((fs::path(data_dir) / "downbeat.db").string());
@@ -83,11 +116,17 @@ struct ServeArgs {
   int lead_ms = 300;
   int grace_s = 60;
   int max_conns_per_ip = 64;
+  int max_http_conns_per_ip = 64;
+  int handshake_timeout_s = 10;
+  int http_idle_timeout_s = 30;
   int max_participants = 200;
   int max_songs = 2000;
   int joins_per_min_per_address = 30;
   int joins_per_min_per_code = 300;
   std::size_t max_send_queue = 1024;
+  std::size_t max_send_queue_bytes = 4 * 1024 * 1024;
+  int send_timeout_s = 30;
+  std::string metrics_token;
   bool quiet_qr = false;
 };
 
@@ -103,7 +142,16 @@ int serve(const ServeArgs& a) {
   opts.port = static_cast<std::uint16_t>(port);
   opts.allow_origins = a.allow_origins;
   opts.web_root = a.web_root.empty() ? default_web_root() : a.web_root;
-  opts.max_send_queue = a.max_send_queue;
+  opts.session.max_queue = a.max_send_queue;
+  opts.session.max_queue_bytes = a.max_send_queue_bytes;
+  opts.session.send_timeout = std::chrono::seconds(a.send_timeout_s);
+  // Tests only: lets an integration test throw inside a connection coroutine.
+  opts.session.fault_inject = std::getenv("DOWNBEAT_FAULT_INJECT") != nullptr;
+  opts.max_ws_per_address = a.max_conns_per_ip;
+  opts.max_http_per_address = a.max_http_conns_per_ip;
+  opts.handshake_timeout = std::chrono::seconds(a.handshake_timeout_s);
+  opts.idle_timeout = std::chrono::seconds(a.http_idle_timeout_s);
+  opts.metrics_token = read_secret(a.metrics_token);
   opts.tls = a.tls != "off";
   if (!opts.tls && !is_loopback(opts.address))
     throw std::invalid_argument("--tls off is only allowed on a loopback address (127.0.0.1 or ::1): phones need HTTPS for the microphone");
@@ -117,8 +165,8 @@ int serve(const ServeArgs& a) {
 
   std::shared_ptr<boost::asio::ssl::context> ssl;
   std::string fingerprint;
+  CertFiles cert;
   if (opts.tls) {
-    CertFiles cert;
     if (a.tls == "auto") {
       cert = ensure_self_signed_cert(a.data_dir);
     } else {
@@ -133,6 +181,7 @@ int serve(const ServeArgs& a) {
     ssl->use_private_key_file(cert.key_path, boost::asio::ssl::context::pem);
     fingerprint = cert.fingerprint_sha256;
   }
+  opts.served_hosts = served_hosts(opts.address, cert.cert_path);
 
   HubConfig hc;
   hc.room.tempo_lead_us = static_cast<std::int64_t>(a.lead_ms) * 1000;
@@ -143,6 +192,8 @@ int serve(const ServeArgs& a) {
   hc.joins_per_min_per_address = a.joins_per_min_per_address;
   hc.joins_per_min_per_code = a.joins_per_min_per_code;
 
+  // A file-size limit (RLIMIT_FSIZE) must surface as a write error, answered like a full disk, not kill the server.
+  std::signal(SIGXFSZ, SIG_IGN);
   boost::asio::io_context io(1);
   Metrics metrics;
   Hub hub(io, *storage, metrics, key, hc);
@@ -201,12 +252,18 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--log-level", sa.log_level, "trace|debug|info|warn|error")->capture_default_str();
   serve_cmd->add_option("--lead-ms", sa.lead_ms, "tempo change lead time in ms")->check(CLI::Range(50, 5000))->capture_default_str();
   serve_cmd->add_option("--grace-s", sa.grace_s, "seconds a dropped participant stays listed as away")->check(CLI::Range(1, 86400))->capture_default_str();
-  serve_cmd->add_option("--max-conns-per-ip", sa.max_conns_per_ip, "WebSocket connections allowed per address")->check(CLI::Range(1, 100000))->capture_default_str();
+  serve_cmd->add_option("--max-conns-per-ip", sa.max_conns_per_ip, "WebSocket connections allowed per address (IPv6: per /64), counted from the upgrade; beyond: HTTP 429")->check(CLI::Range(1, 100000))->capture_default_str();
+  serve_cmd->add_option("--max-http-conns-per-ip", sa.max_http_conns_per_ip, "TCP connections per address not (yet) upgraded to a WebSocket (TLS handshakes, HTTP keep-alive); beyond: closed at once")->check(CLI::Range(1, 100000))->capture_default_str();
+  serve_cmd->add_option("--handshake-timeout-s", sa.handshake_timeout_s, "seconds for the TLS handshake and then for the first HTTP request of a connection")->check(CLI::Range(1, 600))->capture_default_str();
+  serve_cmd->add_option("--http-idle-timeout-s", sa.http_idle_timeout_s, "seconds a kept-alive HTTP connection may wait for its next request")->check(CLI::Range(1, 3600))->capture_default_str();
   serve_cmd->add_option("--max-participants", sa.max_participants, "participant records kept per room (long-gone ones are pruned first)")->check(CLI::Range(2, 100000))->capture_default_str();
   serve_cmd->add_option("--max-songs", sa.max_songs, "songs per room library")->check(CLI::Range(1, 100000))->capture_default_str();
   serve_cmd->add_option("--joins-per-min-per-address", sa.joins_per_min_per_address, "successful joins per minute from one address (burst the same)")->check(CLI::Range(1, 1000000))->capture_default_str();
   serve_cmd->add_option("--joins-per-min-per-code", sa.joins_per_min_per_code, "successful joins per minute with one join code (burst the same)")->check(CLI::Range(1, 1000000))->capture_default_str();
   serve_cmd->add_option("--max-send-queue", sa.max_send_queue, "frames queued per connection before it is dropped")->check(CLI::Range(16, 1000000))->capture_default_str();
+  serve_cmd->add_option("--max-send-queue-bytes", sa.max_send_queue_bytes, "bytes queued per connection (behind the frame being written) before it is dropped")->check(CLI::Range(65536, 1 << 30))->capture_default_str();
+  serve_cmd->add_option("--send-timeout-s", sa.send_timeout_s, "seconds one frame may take to leave before the connection is dropped as stuck")->check(CLI::Range(1, 3600))->capture_default_str();
+  serve_cmd->add_option("--metrics-token", sa.metrics_token, "FILE|VALUE: /metrics then needs Authorization: Bearer <token>; without it /metrics answers loopback peers only");
   serve_cmd->add_flag("--no-qr", sa.quiet_qr, "print join URLs without QR codes");
 
   std::string data_dir = "./var";

@@ -74,6 +74,31 @@ CertFiles describe_cert(const std::string& cert_path, const std::string& key_pat
   return CertFiles{cert_path, key_path, fingerprint(cert.get())};
 }
 
+std::vector<std::string> cert_names(const std::string& cert_path) {
+  std::vector<std::string> out;
+  FILE* f = std::fopen(cert_path.c_str(), "r");
+  if (!f) return out;
+  X509Ptr cert(PEM_read_X509(f, nullptr, nullptr, nullptr));
+  std::fclose(f);
+  if (!cert) return out;
+  auto* sans = static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert.get(), NID_subject_alt_name, nullptr, nullptr));
+  if (!sans) return out;
+  for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
+    const GENERAL_NAME* n = sk_GENERAL_NAME_value(sans, i);
+    if (n->type == GEN_DNS) {
+      const ASN1_IA5STRING* s = n->d.dNSName;
+      out.emplace_back(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)), static_cast<std::size_t>(ASN1_STRING_length(s)));
+    } else if (n->type == GEN_IPADD) {
+      const ASN1_OCTET_STRING* ip = n->d.iPAddress;
+      int len = ASN1_STRING_length(ip);
+      char buf[INET6_ADDRSTRLEN] = {};
+      if ((len == 4 || len == 16) && inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(ip), buf, sizeof buf)) out.emplace_back(buf);
+    }
+  }
+  GENERAL_NAMES_free(sans);
+  return out;
+}
+
 CertFiles ensure_self_signed_cert(const std::string& data_dir) {
   fs::path dir = fs::path(data_dir) / "tls";
   fs::create_directories(dir);

@@ -14,6 +14,8 @@ struct CertFiles {
 // Creates DIR/tls/cert.pem + key.pem (SAN: hostname, hostname.local, localhost, LAN addresses) if missing.
 CertFiles ensure_self_signed_cert(const std::string& data_dir);
 CertFiles describe_cert(const std::string& cert_path, const std::string& key_path);
+// The DNS names and IP addresses a certificate is valid for (its subjectAltName entries).
+std::vector<std::string> cert_names(const std::string& cert_path);
 
 std::string host_name();
 // Non-loopback IPv4 addresses of this machine, best first.

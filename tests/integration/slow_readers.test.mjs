@@ -1,0 +1,96 @@
+// Slow readers cannot pin the server's memory: 40 sockets upgrade into a room with a big library
+// (200 songs x 30 KB) and never read. The send queue is bounded in bytes, so they are dropped as
+// soon as events pile up behind their snapshot; the server's RSS stays bounded; a normal phone is
+// still served. Figures (RSS before / during / after) go to the test output.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { Server, httpJson } from './lib/server.mjs';
+import { Client, join } from './lib/client.mjs';
+import { upgrade, memory, until, PONG } from './lib/net.mjs';
+
+const QUEUE_BYTES = 1024 * 1024;
+let server;
+const frozen = [];
+after(async () => {
+  for (const f of frozen) f.socket.destroy();
+  await server.stop();
+  server.cleanup();
+});
+
+const chart = '[C]La la [G]la [Am]la\n'.repeat(1400); // ~30 KB of ChordPro
+
+// Several MD connections in parallel, each within its burst allowance of frames.
+async function createSongs(mds, perConnection, prefix) {
+  const replies = await Promise.all(mds.map(async (md, k) => {
+    const out = [];
+    for (let i = 0; i < perConnection; i++) out.push(await md.cmd('song.create', { title: `${prefix} ${k}-${i}`, chordpro: chart }));
+    return out;
+  }));
+  const flat = replies.flat();
+  assert.ok(flat.every((r) => r.type === 'ack'), `every song.create was acknowledged: ${JSON.stringify(flat.find((r) => r.type !== 'ack'))}`);
+  return flat;
+}
+
+test('40 sockets that never read a 6 MB snapshot are dropped; RSS stays bounded; a normal phone is served', async () => {
+  server = new Server({ args: ['--max-send-queue-bytes', String(QUEUE_BYTES)] });
+  const room = server.createRoom('Big library');
+  await server.start();
+  const pid = server.proc.pid;
+  const mdSession = await join(server, room.codes.md, 'MD');
+  const mds = [];
+  for (let i = 0; i < 4; i++) { mds.push(await Client.connect(server, mdSession)); await mds[i].waitFor((m) => m.type === 'snapshot'); }
+  await createSongs(mds, 50, 'Library');
+
+  const reader = await Client.connect(server, await join(server, room.codes.musician, 'Reader'));
+  const snap = await reader.waitFor((m) => m.type === 'snapshot', { timeout: 20000 });
+  assert.equal(snap.data.songs.length, 200);
+  const snapshotMiB = JSON.stringify(snap).length / 2 ** 20;
+  await new Promise((r) => setTimeout(r, 500));
+  const before = memory(pid).rss;
+
+  // 40 raw sockets complete the upgrade and then never read a byte; they do send pongs, so only
+  // the send queue can tell them from a live phone.
+  const { token } = await join(server, room.codes.viewer, 'Frozen');
+  for (let i = 0; i < 40; i++) frozen.push(await upgrade(server.port, { token, freeze: true, localAddress: `127.0.1.${1 + (i % 4)}` }));
+  assert.ok(frozen.every((f) => f.status === 101));
+  const keepAlive = setInterval(() => { for (const f of frozen) if (!f.socket.destroyed) f.socket.write(PONG); }, 5000);
+  let during = 0;
+  const sampler = setInterval(() => { during = Math.max(during, memory(pid).rss); }, 50);
+  try {
+    await new Promise((r) => setTimeout(r, 1000));
+    // Events pile up behind each frozen socket's snapshot: 60 x 30 KB is past the 1 MiB byte bound.
+    const extra = await createSongs(mds, 15, 'Live');
+    const lastSeq = Math.max(...extra.map((r) => r.seq));
+    await reader.waitFor((m) => m.seq === lastSeq, { timeout: 20000, what: 'the reader got every event' });
+    const dropped = async () => {
+      const t = (await httpJson(server.base, '/metrics')).text;
+      return Number(/downbeat_slow_consumers_dropped_total (\d+)/.exec(t)?.[1] ?? 0) >= 40 && t;
+    };
+    const metrics = await until(dropped, { timeout: 15000, every: 250, what: 'all 40 frozen sockets dropped' });
+    assert.match(metrics, /downbeat_rate_limited_total\{limit="send_queue_bytes"\} (4\d|[5-9]\d)\b/, 'dropped by the byte bound');
+    assert.match(server.log, /connection\.slow_consumer .* limit=send_queue_bytes/);
+  } finally {
+    clearInterval(keepAlive);
+    clearInterval(sampler);
+  }
+  during = Math.max(during, memory(pid).rss);
+  for (const f of frozen) f.socket.destroy();
+  await new Promise((r) => setTimeout(r, 1000));
+  const afterRss = memory(pid).rss;
+
+  // A normal phone still joins, gets the whole library and its commands go through.
+  const phone = await Client.connect(server, await join(server, room.codes.musician, 'Normal phone'));
+  const s2 = await phone.waitFor((m) => m.type === 'snapshot', { timeout: 20000 });
+  assert.equal(s2.data.songs.length, 260);
+  phone.sendRaw(JSON.stringify({ type: 'time.ping', id: 'still-served', data: { t0: 1 } }));
+  await phone.waitFor((m) => m.type === 'time.pong' && m.re === 'still-served');
+
+  process.stdout.write(`# snapshot ${snapshotMiB.toFixed(1)} MiB; RSS before ${before.toFixed(0)} MiB, during ${during.toFixed(0)} MiB, ` +
+    `after ${afterRss.toFixed(0)} MiB, peak (VmHWM) ${memory(pid).hwm.toFixed(0)} MiB\n`);
+  // Bound: what the server held before, plus one serialized snapshot shared by every connection
+  // and the JSON it was made from, plus the byte bound of shared events, plus 64 MiB of slack.
+  // One copy per frozen socket (what the hub used to make) is 40 x 6 MiB and fails this.
+  const bound = Math.min(200, before + 2 * snapshotMiB + 2 * QUEUE_BYTES / 2 ** 20 + 64);
+  assert.ok(during < bound, `RSS during ${during.toFixed(0)} MiB < ${bound.toFixed(0)} MiB`);
+  await Promise.all([...mds.map((m) => m.close()), reader.close(), phone.close()]);
+});
