@@ -69,15 +69,16 @@ export class RtpPath implements VoicePath {
       if (s.type !== 'inbound-rtp' || s.kind !== 'audio') return;
       if (s.trackIdentifier !== undefined && s.trackIdentifier !== trackId && c) return;
       const delay = Number(s.jitterBufferDelay ?? 0), count = Number(s.jitterBufferEmittedCount ?? 0);
+      // The buffering of the audio played since the last poll (none played: no figure).
       let jb: number | undefined;
-      if (rx.lastJb && count > rx.lastJb.count) jb = ((delay - rx.lastJb.delay) / (count - rx.lastJb.count)) * 1000;
-      else if (count > 0) jb = (delay / count) * 1000;
+      if (rx.lastJb ? count > rx.lastJb.count : count > 0) jb = ((delay - (rx.lastJb?.delay ?? 0)) / (count - (rx.lastJb?.count ?? 0))) * 1000;
       rx.lastJb = { delay, count };
       c = {
         packetsReceived: Number(s.packetsReceived ?? 0),
         packetsLost: Math.max(0, Number(s.packetsLost ?? 0)),
         samplesReceived: Number(s.totalSamplesReceived ?? 0),
-        concealedSamples: Number(s.concealedSamples ?? 0),
+        // Silence played while the talker sends nothing is not concealment anyone hears.
+        concealedSamples: Math.max(0, Number(s.concealedSamples ?? 0) - Number(s.silentConcealedSamples ?? 0)),
         jitterMs: s.jitter !== undefined ? Number(s.jitter) * 1000 : undefined,
         jitterBufferMs: jb,
       };

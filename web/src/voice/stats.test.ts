@@ -54,6 +54,12 @@ describe('links entry', () => {
     expect(e.loss).toBe(0);
   });
 
+  it('an interval without packets (nobody talked to me) has loss 0 and no concealment or buffering figures', () => {
+    const c = { packetsReceived: 300, packetsLost: 0, samplesReceived: 96000, concealedSamples: 10, jitterMs: 2, jitterBufferMs: 40 };
+    const e = linkEntry('p2', c, { ...c, samplesReceived: 336000, concealedSamples: 240010 }, { stalled: false, path: 'rtp' });
+    expect(e).toEqual({ peer: 'p2', stalled: false, path: 'rtp', loss: 0 });
+  });
+
   it('reports no figures for a link that has none yet', () => {
     expect(linkEntry('p3', null, null, { rttMs: null, stalled: false, path: 'dc' })).toEqual({ peer: 'p3', stalled: false, path: 'dc' });
   });

@@ -50,6 +50,7 @@ export function linkEntry(
   const dRecv = cur.packetsReceived - (base?.packetsReceived ?? 0);
   const dLost = Math.max(0, (cur.packetsLost ?? 0) - (base?.packetsLost ?? 0));
   e.loss = dRecv + dLost > 0 ? round(clamp01(dLost / (dRecv + dLost)), 4) : 0;
+  if (dRecv <= 0) return e; // nobody talked to me: no concealment or buffering to speak of
   const dSamples = (cur.samplesReceived ?? 0) - (base?.samplesReceived ?? 0);
   const dConcealed = (cur.concealedSamples ?? 0) - (base?.concealedSamples ?? 0);
   if (cur.samplesReceived !== undefined) e.concealed = dSamples > 0 ? round(clamp01(dConcealed / dSamples), 4) : 0;
