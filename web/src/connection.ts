@@ -155,9 +155,10 @@ export class Connection {
     if (this.stopped) return;
     const since = this.hooks.since();
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const url = `${proto}//${location.host}/ws?token=${encodeURIComponent(this.session.token)}${since !== null && since > 0 ? `&since=${since}` : ''}`;
+    const url = `${proto}//${location.host}/ws${since !== null && since > 0 ? `?since=${since}` : ''}`;
     let ws: WebSocket;
-    try { ws = new WebSocket(url); } catch { this.scheduleReconnect(); return; }
+    // The token rides as a subprotocol, not in the URL (history, proxies and logs keep URLs); the server echoes downbeat.v1.
+    try { ws = new WebSocket(url, ['downbeat.v1', `token.${this.session.token}`]); } catch { this.scheduleReconnect(); return; }
     this.ws = ws;
     this.gotHello = false;
     this.lastRx = performance.now();
