@@ -22,8 +22,13 @@ test: build
 asan: deps
 	cmake --preset asan >/dev/null && cmake --build --preset asan -j $(JOBS) && ctest --preset asan -j $(JOBS)
 
+# libFuzzer targets (clang, ASan + UBSan), each run briefly on a scratch copy of its corpus;
+# long runs: fuzz/campaign.sh (bench/fuzz/REPORT.md).
+FUZZ_TARGETS ?= frame jwt url auth_body
+FUZZ_SECONDS ?= 30
 fuzz: deps
-	cmake --preset fuzz >/dev/null && cmake --build build-fuzz -j $(JOBS) --target fuzz_frame fuzz_jwt
+	cmake --preset fuzz >/dev/null && cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))
+	fuzz/campaign.sh build-fuzz 100000000 $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf build build-asan build-release build-fuzz

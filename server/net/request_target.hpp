@@ -1,6 +1,6 @@
 #pragma once
 // Pure parsers of what a client puts in the HTTP request target (no I/O), so the server and the
-// fuzz target (fuzz/fuzz_target.cpp) run the same code: the `since` value, query parameters and
+// fuzz target (fuzz/fuzz_url.cpp) run the same code: the `since` value, query parameters and
 // the mapping of a URL path to a file under the web root.
 #include <boost/url/url_view.hpp>
 #include <cstdint>
