@@ -55,8 +55,10 @@ try {
     check(s.server_alive, 'slow consumers: the server died');
   }
   if (only.has('fd')) {
-    const s = await fdExhaustion({ smoke, emit, log });
-    check(s.server_alive, 'fd exhaustion: the server died');
+    for (const sources of [1, 8]) {
+      const s = await fdExhaustion({ smoke, emit, log, sources });
+      check(s.server_alive, `fd exhaustion (${sources} source addresses): the server died`);
+    }
   }
   if (only.has('disk')) {
     const s = await diskFull({ smoke, emit, log });

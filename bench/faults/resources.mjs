@@ -116,7 +116,9 @@ export async function slowConsumers({ smoke, emit, log }) {
   }
 }
 
-export async function fdExhaustion({ smoke, emit, log }) {
+// `sources`: how many loopback addresses (127.0.0.2…) the idle connections come from. One
+// address meets the per-address cap before the fd limit; eight of 50 each reach the fd limit.
+export async function fdExhaustion({ smoke, emit, log, sources = 1 }) {
   const limit = 256;
   const idle = smoke ? 300 : 400;
   const s = new Launched({ wrapper: ['prlimit', `--nofile=${limit}:${limit}`], args: ['--max-conns-per-ip', '1000'] });
@@ -132,7 +134,7 @@ export async function fdExhaustion({ smoke, emit, log }) {
     const tOpen = nowMs();
     for (let i = 0; i < idle; i++) {
       conns.push(await new Promise((resolve) => {
-        const c = net.connect(s.port, '127.0.0.1', () => resolve(c));
+        const c = net.connect({ port: s.port, host: '127.0.0.1', localAddress: sources > 1 ? `127.0.0.${2 + (i % sources)}` : undefined }, () => resolve(c));
         c.on('error', () => resolve(c));
       }));
     }
@@ -144,11 +146,11 @@ export async function fdExhaustion({ smoke, emit, log }) {
     const logRate = (s.logBytes - log0) / ((nowMs() - t0) / 1000);
     const linesRate = (s.logLines - lines0) / ((nowMs() - t0) / 1000);
     // Can anyone new get in while it is full? An HTTP probe and a WebSocket join, 3 s each.
-    const probeHttp = await freshGet(s.port, '/healthz');
+    const probeHttp = await freshGet(s.port, '/healthz', smoke ? 3000 : 15000);
     const fresh = new ReClient(() => s.wsBase, md.session, { name: 'fresh' });
     fresh.start();
     const tFresh = nowMs();
-    const freshIn = await fresh.once('resynced', () => true, 3000).then(() => r1(nowMs() - tFresh)).catch(() => 'timeout');
+    const freshIn = await fresh.once('resynced', () => true, smoke ? 3000 : 15000).then(() => r1(nowMs() - tFresh)).catch(() => 'timeout');
     fresh.stop();
     const mdAck = await Promise.race([md.cmd('cue', { text: 'still here?' }).then((r) => r.type), sleep(3000).then(() => 'timeout')]);
     const during = { rss_kib: rssKiB(s.pid), fds: fdCount(s.pid) };
@@ -160,7 +162,7 @@ export async function fdExhaustion({ smoke, emit, log }) {
     const cpuAfter = ((cpuTicks(s.pid) - cpu1) / ((nowMs() - t1) / 1000));
     const probeAfter = await freshGet(s.port, '/healthz');
     const row = {
-      scenario: 'fd_exhaustion', nofile: limit, idle_connections: idle, opened_client_side: opened, opened_in_ms: r1(openedIn),
+      scenario: 'fd_exhaustion', nofile: limit, idle_connections: idle, source_addresses: sources, opened_client_side: opened, opened_in_ms: r1(openedIn),
       rss_before_mib: r1(base.rss_kib / 1024), rss_during_mib: r1(during.rss_kib / 1024), rss_after_mib: r1(rssKiB(s.pid) / 1024),
       fds_before: base.fds, fds_during: during.fds, server_cpu_pct_during: r1(cpuPct), server_cpu_pct_after: r1(cpuAfter),
       log_bytes_per_s_during: Math.round(logRate), log_lines_per_s_during: Math.round(linesRate), accept_failed_lines: s.counts.get('accept failed') || 0,
@@ -168,7 +170,7 @@ export async function fdExhaustion({ smoke, emit, log }) {
       server_alive: s.alive(),
     };
     emit(row);
-    log(`fd exhaustion: ${idle} idle TCP at nofile ${limit}: CPU ${row.server_cpu_pct_during} % during, ${row.log_lines_per_s_during} log lines/s; new /healthz ${probeHttp.status}; new WS client ${freshIn}; MD cue ${mdAck}; after: CPU ${row.server_cpu_pct_after} %, new /healthz ${probeAfter.status} in ${probeAfter.ms} ms`);
+    log(`fd exhaustion: ${idle} idle TCP from ${sources} address(es) at nofile ${limit}: CPU ${row.server_cpu_pct_during} % during, ${row.log_lines_per_s_during} log lines/s; new /healthz ${probeHttp.status}; new WS client ${freshIn}; MD cue ${mdAck}; after: CPU ${row.server_cpu_pct_after} %, new /healthz ${probeAfter.status} in ${probeAfter.ms} ms`);
     md.stop();
     return { ...row, summary: true };
   } finally {
