@@ -79,8 +79,12 @@ class OriginPolicy {
   OriginPolicy() = default;
   OriginPolicy(bool tls, std::uint16_t port, const std::vector<std::string>& hosts, const std::vector<std::string>& allow_origins)
       : scheme_(tls ? "https" : "http"), port_(port) {
-    for (const auto& h : hosts)
-      if (!h.empty()) hosts_.insert(normalize_host(h));
+    for (const auto& h : hosts) {
+      if (h.empty()) continue;
+      std::string n = normalize_host(h);
+      if (n.starts_with("*.")) wildcards_.insert(n.substr(1));  // a certificate's *.example.com: one label
+      else hosts_.insert(std::move(n));
+    }
     for (const auto& o : allow_origins) {
       std::string v = ascii_lower(o);
       while (!v.empty() && v.back() == '/') v.pop_back();
@@ -92,21 +96,28 @@ class OriginPolicy {
     std::string v = ascii_lower(origin);
     if (allowed_.contains(v)) return true;
     auto o = parse_origin(origin);
-    return o && o->scheme == scheme_ && o->port == port_ && hosts_.contains(o->host);
+    return o && o->scheme == scheme_ && o->port == port_ && serves_name(o->host);
   }
 
   // Whether a Host header names this server (then the page's own ws(s):// origin may be named).
   bool serves_host(std::string_view host_header) const {
     auto h = parse_origin(host_header, scheme_);
-    return h && h->port == port_ && hosts_.contains(h->host);
+    return h && h->port == port_ && serves_name(h->host);
   }
 
   const std::set<std::string>& hosts() const { return hosts_; }
 
  private:
+  bool serves_name(const std::string& host) const {
+    if (hosts_.contains(host)) return true;
+    auto dot = host.find('.');
+    return dot != std::string::npos && dot > 0 && wildcards_.contains(host.substr(dot));
+  }
+
   std::string scheme_ = "https";
   std::uint16_t port_ = 0;
   std::set<std::string> hosts_;
+  std::set<std::string> wildcards_;  // ".example.com" for *.example.com
   std::set<std::string> allowed_;
 };
 

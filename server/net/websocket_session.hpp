@@ -167,7 +167,8 @@ class WebSocketSession : public Connection, public std::enable_shared_from_this<
     while (!queue_.empty() && !dead_) {
       Item item = std::move(queue_.front());
       queue_.pop_front();
-      arm_send_timer(self);
+      frame_started_ = std::chrono::steady_clock::now();
+      if (!timer_armed_) arm_send_timer(self, limits_.send_timeout);
       if (item.frame) {
         behind_bytes_ -= item.frame->size();
         ws_.text(true);
@@ -179,16 +180,24 @@ class WebSocketSession : public Connection, public std::enable_shared_from_this<
       }
       if (ec) dead_ = true;
     }
-    send_timer_.cancel();
     writing_ = false;
   }
 
-  // A frame that has not left within the send timeout means the reader stopped reading.
-  void arm_send_timer(const std::shared_ptr<WebSocketSession>& self) {
-    send_timer_.expires_after(limits_.send_timeout);
+  // A frame that has not left within the send timeout means the reader stopped reading. One timer
+  // per session, re-armed only when it fires: the hot path just notes when each frame started.
+  void arm_send_timer(const std::shared_ptr<WebSocketSession>& self, std::chrono::steady_clock::duration after) {
+    timer_armed_ = true;
+    send_timer_.expires_after(after);
     send_timer_.async_wait([weak = std::weak_ptr<WebSocketSession>(self)](boost::system::error_code ec) {
-      if (ec) return;
-      if (auto s = weak.lock(); s && s->writing_ && !s->dead_) s->drop("send_timeout");
+      auto s = weak.lock();
+      if (!s) return;
+      s->timer_armed_ = false;
+      if (ec || s->dead_ || !s->writing_) return;
+      auto waited = std::chrono::steady_clock::now() - s->frame_started_;
+      if (waited >= s->limits_.send_timeout)
+        s->drop("send_timeout");
+      else
+        s->arm_send_timer(s, s->limits_.send_timeout - waited);
     });
   }
 
@@ -205,6 +214,8 @@ class WebSocketSession : public Connection, public std::enable_shared_from_this<
   bool writing_ = false;
   bool dead_ = false;
   bool detached_ = false;
+  bool timer_armed_ = false;
+  std::chrono::steady_clock::time_point frame_started_{};
 };
 
 }  // namespace downbeat::server

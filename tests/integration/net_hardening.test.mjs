@@ -21,13 +21,13 @@ after(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-async function start(args = [], env = {}) {
+async function start(args = [], env = {}, { tls = false } = {}) {
   const server = new Server({ args });
   servers.push(server);
   const room = server.createRoom('Hardening');
   const saved = { ...process.env };
   Object.assign(process.env, env);
-  try { await server.start(); } finally { process.env = saved; }
+  try { await server.start({ tls }); } finally { process.env = saved; }
   return { server, room };
 }
 
@@ -77,6 +77,17 @@ test('Origin is checked against the names the server serves, not the request\'s 
     const r = await upgrade(p, { token, headers: { Origin: origin } });
     r.socket.destroy();
     assert.equal(r.status, status, `Origin ${origin}`);
+  }
+  // With TLS the names come from the certificate's SANs (localhost, 127.0.0.1, the host name…), https only.
+  const secure = await start([], {}, { tls: true });
+  const st = (await request(secure.server.port, '/auth/exchange', { method: 'POST', secure: true,
+    body: { code: secure.room.codes.musician, name: 'TLS', device_id: 'tls-origin-device' } })).json.token;
+  const sp = secure.server.port;
+  for (const [origin, status] of [[`https://localhost:${sp}`, 101], [`https://127.0.0.1:${sp}`, 101], [`http://localhost:${sp}`, 403],
+    [`https://evil:${sp}`, 403]]) {
+    const r = await upgrade(sp, { token: st, secure: true, headers: { Origin: origin, Host: `evil:${sp}` } });
+    r.socket.destroy();
+    assert.equal(r.status, status, `TLS, Origin ${origin}`);
   }
   const allowed = await start(['--allow-origin', 'https://band.example']);
   const t2 = (await join(allowed.server, allowed.room.codes.musician, 'Allowed')).token;

@@ -32,7 +32,7 @@ async function createSongs(mds, perConnection, prefix) {
 }
 
 test('40 sockets that never read a 6 MB snapshot are dropped; RSS stays bounded; a normal phone is served', async () => {
-  server = new Server({ args: ['--max-send-queue-bytes', String(QUEUE_BYTES)] });
+  server = new Server({ args: ['--max-send-queue-bytes', String(QUEUE_BYTES), '--send-timeout-s', '10'] });
   const room = server.createRoom('Big library');
   await server.start();
   const pid = server.proc.pid;
@@ -51,7 +51,7 @@ test('40 sockets that never read a 6 MB snapshot are dropped; RSS stays bounded;
   // 40 raw sockets complete the upgrade and then never read a byte; they do send pongs, so only
   // the send queue can tell them from a live phone.
   const { token } = await join(server, room.codes.viewer, 'Frozen');
-  for (let i = 0; i < 40; i++) frozen.push(await upgrade(server.port, { token, freeze: true, localAddress: `127.0.1.${1 + (i % 4)}` }));
+  frozen.push(...await Promise.all(Array.from({ length: 40 }, (_, i) => upgrade(server.port, { token, freeze: true, localAddress: `127.0.1.${1 + (i % 4)}` }))));
   assert.ok(frozen.every((f) => f.status === 101));
   const keepAlive = setInterval(() => { for (const f of frozen) if (!f.socket.destroyed) f.socket.write(PONG); }, 5000);
   let during = 0;
@@ -84,6 +84,13 @@ test('40 sockets that never read a 6 MB snapshot are dropped; RSS stays bounded;
   assert.equal(s2.data.songs.length, 260);
   phone.sendRaw(JSON.stringify({ type: 'time.ping', id: 'still-served', data: { t0: 1 } }));
   await phone.waitFor((m) => m.type === 'time.pong' && m.re === 'still-served');
+
+  // A frozen socket in a quiet room (nothing queues behind its snapshot) goes by the send timeout.
+  const quiet = [];
+  for (let i = 0; i < 3; i++) quiet.push(await upgrade(server.port, { token, freeze: true, localAddress: '127.0.1.9' }));
+  frozen.push(...quiet);
+  await until(async () => /downbeat_rate_limited_total\{limit="send_timeout"\} 3\b/.test((await httpJson(server.base, '/metrics')).text),
+    { timeout: 20000, every: 250, what: 'the quiet frozen sockets dropped by the send timeout' });
 
   process.stdout.write(`# snapshot ${snapshotMiB.toFixed(1)} MiB; RSS before ${before.toFixed(0)} MiB, during ${during.toFixed(0)} MiB, ` +
     `after ${afterRss.toFixed(0)} MiB, peak (VmHWM) ${memory(pid).hwm.toFixed(0)} MiB\n`);

@@ -2,7 +2,9 @@
 // read, HTTP from a chosen loopback source address (all of 127/8 is loopback), and what /proc says
 // about the server process. Loopback only; every helper has a timeout.
 import net from 'node:net';
+import tls from 'node:tls';
 import http from 'node:http';
+import https from 'node:https';
 import { readFileSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
@@ -38,10 +40,10 @@ export async function idleConnections(port, count, { localAddress = '127.0.0.1',
 }
 
 // An HTTP request from `localAddress`; resolves {status, headers, text, json}.
-export function request(port, path, { method = 'GET', body, headers = {}, localAddress = '127.0.0.1', timeout = 10000 } = {}) {
+export function request(port, path, { method = 'GET', body, headers = {}, localAddress = '127.0.0.1', timeout = 10000, secure = false } = {}) {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body));
-    const req = http.request({ host: '127.0.0.1', port, path, method, localAddress, agent: false, timeout,
+    const req = (secure ? https : http).request({ host: '127.0.0.1', port, path, method, localAddress, agent: false, timeout, rejectUnauthorized: false,
       headers: { ...(data !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}), ...headers } },
     (res) => {
       let text = '';
@@ -63,14 +65,14 @@ export function request(port, path, { method = 'GET', body, headers = {}, localA
 // A WebSocket upgrade by hand. Resolves {status, headers, body, socket} once the response head (and,
 // for a refusal, its body) is in. With `freeze`, the socket stops reading right after the 101:
 // a phone whose app hung, or a client that reads nothing on purpose.
-export function upgrade(port, { token, query = '', protocols, headers = {}, localAddress = '127.0.0.1', freeze = false, timeout = 10000 } = {}) {
+export function upgrade(port, { token, query = '', protocols, headers = {}, localAddress = '127.0.0.1', freeze = false, timeout = 10000, secure = false } = {}) {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host: '127.0.0.1', port, localAddress });
+    const s = secure ? tls.connect({ host: '127.0.0.1', port, localAddress, rejectUnauthorized: false }) : net.connect({ host: '127.0.0.1', port, localAddress });
     let buf = Buffer.alloc(0);
     let head = null;
     const timer = setTimeout(() => { s.destroy(); reject(new Error('upgrade timed out')); }, timeout);
     s.on('error', (e) => { clearTimeout(timer); reject(e); });
-    s.once('connect', () => {
+    s.once(secure ? 'secureConnect' : 'connect', () => {
       const q = token && !protocols ? `?token=${encodeURIComponent(token)}${query}` : (query ? `?${query.replace(/^&/, '')}` : '');
       const lines = [`GET /ws${q} HTTP/1.1`, `Host: ${headers.Host ?? `127.0.0.1:${port}`}`, 'Upgrade: websocket', 'Connection: Upgrade',
         `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`, 'Sec-WebSocket-Version: 13'];
