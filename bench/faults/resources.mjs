@@ -99,9 +99,14 @@ export async function slowConsumers({ smoke, emit, log }) {
     for (const x of sockets) x.destroy();
     await sleep(smoke ? 1500 : 3000);
     const after = rssKiB(s.pid);
+    const connsAfter = await metric(s.base, 'downbeat_connections');
+    const queuedAfter = await metric(s.base, 'downbeat_send_queue_bytes');
+    if (!smoke) await sleep(7000);
+    const after10 = smoke ? null : rssKiB(s.pid);
     const row = {
       scenario: 'slow_consumer', songs, library_mib: r1((songs * chart.length) / 2 ** 20), readers,
       rss_before_mib: r1(before / 1024), rss_peak_mib: r1(during.rss_peak_kib / 1024), rss_after_mib: r1(after / 1024),
+      rss_after_10s_mib: after10 == null ? null : r1(after10 / 1024), connections_gauge_after: connsAfter, send_queue_bytes_gauge_after: queuedAfter,
       server_alive: s.alive(), dropped_by_server: dropped, sockets_still_open_at_end: stillOpen, fds_during: during.fds,
       md_cue_ack_ms: summary(lat), opened_in_ms: r1(openedIn),
     };
