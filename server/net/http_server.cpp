@@ -338,7 +338,13 @@ Response HttpServer::handle_http(const Request& req, const std::string& path, co
     route = "metrics";
     return metrics_response(req, address);
   }
-  if (req.method() == http::verb::get || req.method() == http::verb::head) return static_file(req, opts_.web_root, web_root_canonical_, path);
+  if (req.method() == http::verb::get || req.method() == http::verb::head) {
+    if (web_root_canonical_.empty() && !opts_.web_root.empty()) {  // built after the server started
+      std::error_code ec;
+      web_root_canonical_ = std::filesystem::canonical(opts_.web_root, ec).string();
+    }
+    return static_file(req, opts_.web_root, web_root_canonical_, path);
+  }
   route = "unknown";
   return error_response(req, core::ErrorCode::not_found, "no such endpoint: " + path);
 }
