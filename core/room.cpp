@@ -139,6 +139,12 @@ json::object ptt_record(const PttEntry& e) {
 }
 }  // namespace
 
+json::array Room::snapshot_ptt() const {
+  json::array ptt;
+  for (const auto& [pid, entry] : ptt_) ptt.push_back(ptt_state_json(pid, &entry));
+  return ptt;
+}
+
 json::object Room::snapshot() const {
   json::array participants, slots, songs, setlists, ptt;
   for (const auto& p : participants_)
@@ -146,7 +152,7 @@ json::object Room::snapshot() const {
   for (const auto& s : slots_) slots.push_back(slot_json(s));
   for (const auto& s : songs_) songs.push_back(s);
   for (const auto& s : setlists_) setlists.push_back(s);
-  for (const auto& [pid, entry] : ptt_) ptt.push_back(ptt_state_json(pid, &entry));
+  ptt = snapshot_ptt();
   json::value current = nullptr;
   json::value active = nullptr;
   if (song_current_) {
@@ -461,7 +467,7 @@ Outcome Room::plan_ptt_press(const Actor& actor, const Command& cmd) const {
       const Participant* p = find_participant(target->name);
       if (!p || p->removed) fail(ErrorCode::not_found, "no participant " + target->name + " in this room");
       if (p->id == actor.participant) fail(ErrorCode::bad_request, "you cannot talk to yourself: pick another target");
-      if (!voice_role(p->role)) fail(ErrorCode::bad_request, p->name + " is a stage display and has no voice: pick another target");
+      if (!voice_role(p->role)) fail(ErrorCode::forbidden, p->name + " is a stage display and has no voice: pick another target");
       break;
     }
     default: break;
@@ -631,6 +637,21 @@ std::vector<std::string> Room::expired(std::int64_t now_us) const {
   return out;
 }
 
+Outcome Room::plan_clock_shift(std::int64_t delta_us) const {
+  Outcome out;  // not an event: the same instants, written in the new clock
+  TempoState t = tempo_;
+  t.anchor_t += delta_us;
+  if (t.prev) t.prev->anchor_t += delta_us;
+  out.mutations.push_back(put("meta", "tempo", to_json(t)));
+  for (const auto& p : participants_) {
+    if (p.last_seen == 0) continue;
+    Participant next = p;
+    next.last_seen += delta_us;
+    out.mutations.push_back(put("participant", p.id, participant_record(next)));
+  }
+  return out;
+}
+
 std::vector<std::string> Room::online_participants() const {
   std::vector<std::string> out;
   for (const auto& p : participants_)
@@ -641,11 +662,13 @@ std::vector<std::string> Room::online_participants() const {
 // ---------------------------------------------------------------- applying
 
 void Room::apply(const Outcome& outcome, std::int64_t seq) {
+  ++version_;
   for (const auto& m : outcome.mutations) apply_mutation(m);
   if (outcome.durable) seq_ = seq;
 }
 
 void Room::apply_mutation(const Mutation& m) {
+  ++version_;
   auto upsert = [&](auto& vec, auto value) {
     auto it = find_by_id(vec, m.id);
     if (it == vec.end())

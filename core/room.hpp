@@ -93,6 +93,8 @@ class Room {
   const std::string& id() const { return id_; }
   const std::string& name() const { return name_; }
   std::int64_t seq() const { return seq_; }
+  // Bumped by every applied change, durable or live: a cached snapshot of an older version is stale.
+  std::uint64_t version() const { return version_; }
   void set_seq(std::int64_t seq) { seq_ = seq; }
   const RoomConfig& config() const { return cfg_; }
   void set_config(const RoomConfig& cfg) { cfg_ = cfg; }
@@ -105,6 +107,9 @@ class Room {
   Outcome plan_timeout(const std::string& participant) const;
   // Participants whose grace period has ended at `now_us`.
   std::vector<std::string> expired(std::int64_t now_us) const;
+  // The server clock restarted (a reboot): re-express the stored instants (tempo anchors, away
+  // since) on the new clock, `delta_us` = new clock − old clock for the same instant.
+  Outcome plan_clock_shift(std::int64_t delta_us) const;
   // Participants marked online (for a restart, when no connection survived).
   std::vector<std::string> online_participants() const;
 
@@ -113,6 +118,8 @@ class Room {
   void apply_mutation(const Mutation& m);
 
   boost::json::object snapshot() const;
+  // The snapshot's ptt entries: one ptt.state payload per participant talking now.
+  boost::json::array snapshot_ptt() const;
   boost::json::object participant_json(const Participant& p) const;
   boost::json::object room_json() const;
   static boost::json::object slot_json(const Slot& s);
@@ -160,6 +167,7 @@ class Room {
   std::string name_;
   RoomConfig cfg_;
   std::int64_t seq_ = 0;
+  std::uint64_t version_ = 0;
   bool self_claim_ = true;
   std::vector<Role> talk_all_;  // roles besides the MD that may talk to "all"
   std::vector<Participant> participants_;

@@ -190,7 +190,7 @@ TEST_F(RoomTest, PttTargetsFollowTheTalkTableAndTheSlotPlan) {
   EXPECT_EQ(fails("mu1", "ptt.press", {{"target", "vocals"}}), ErrorCode::forbidden) << "not the musician's own group";
   EXPECT_EQ(fails("mu1", "ptt.press", {{"target", "@mu2"}}), ErrorCode::forbidden) << "musicians do not talk to one person";
   EXPECT_EQ(fails("md1", "ptt.press", {{"target", "@nobody"}}), ErrorCode::not_found);
-  EXPECT_EQ(fails("md1", "ptt.press", {{"target", "@vw1"}}), ErrorCode::bad_request) << "a stage display has no voice";
+  EXPECT_EQ(fails("md1", "ptt.press", {{"target", "@vw1"}}), ErrorCode::forbidden) << "a stage display has no voice";
   EXPECT_EQ(fails("md1", "ptt.press", {{"target", "@md1"}}), ErrorCode::bad_request);
   EXPECT_EQ(fails("vw1", "ptt.press", {{"target", "md"}}), ErrorCode::forbidden);
 
@@ -276,4 +276,21 @@ TEST_F(RoomTest, SnapshotRoundTripsThroughStoredRecords) {
     copy.apply_mutation(Mutation{"setlist", std::string(sl.at("id").as_string()), sl.as_object(), false});
   copy.set_seq(room_.seq());
   EXPECT_EQ(json::serialize(copy.snapshot()), json::serialize(room_.snapshot()));
+}
+
+TEST_F(RoomTest, AClockShiftKeepsTheBeatOnTheSameInstants) {
+  cmd("md1", "tempo.set", {{"bpm", 90}});
+  cmd("md1", "tempo.start", {}, 5'000'000);
+  run(room_.plan_offline("mu1", 7'000'000));
+  auto before = room_.tempo();
+  const std::int64_t delta = -4'000'000'000;  // the new boot's clock reads 4000 s less for the same instant
+  auto out = room_.plan_clock_shift(delta);
+  EXPECT_FALSE(out.durable) << "not an event: nothing changed for a person";
+  run(out);
+  EXPECT_EQ(room_.tempo().anchor_t, before.anchor_t + delta);
+  EXPECT_EQ(room_.tempo().rev, before.rev);
+  EXPECT_EQ(room_.find_participant("mu1")->last_seen, 7'000'000 + delta);
+  // The grace period still counts from when mu1 went away, on the new clock.
+  EXPECT_TRUE(room_.expired(7'000'000 + delta + 59'000'000).empty());
+  EXPECT_EQ(room_.expired(7'000'000 + delta + 60'000'000).size(), 1u);
 }

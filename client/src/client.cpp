@@ -304,6 +304,7 @@ struct Client::Impl {
       std::lock_guard lock(mu_);
       connected_ = true;
       if (auto* p = ev.data.if_contains("participant"); p && p->is_object()) me_ = p->as_object();
+      state_.ptt.clear();  // live state: the server re-sends who is talking after the hello
       // A restarted server may have a new monotonic epoch: a clock estimate far off is stale.
       if (auto st = int_at(ev.data, "server_time"); st && stats_.samples > 0 &&
                                                     std::llabs(*st - sync_.to_server(t3)) > 1'000'000) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 
 #include "core/frame.hpp"
 #include "server/auth/crypto.hpp"
@@ -36,7 +37,37 @@ Hub::RoomRuntime* Hub::find_room(const std::string& id) {
   return raw;
 }
 
+namespace {
+std::string boot_id() {
+  std::ifstream in("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(in, id);
+  return id;
+}
+}  // namespace
+
+void Hub::rebase_after_reboot() {
+  // The room clock is CLOCK_MONOTONIC, which starts again at every boot. Stored instants (tempo
+  // anchors, "away since") are moved onto the new clock through the wall clock of each boot.
+  std::string boot = boot_id();
+  std::int64_t wall_minus_mono = unix_us() - now_us();
+  auto prev_boot = storage_.server_meta("boot_id");
+  auto prev_offset = storage_.server_meta("wall_minus_mono_us");
+  if (!boot.empty() && prev_boot && prev_offset && *prev_boot != boot) {
+    std::int64_t delta = std::stoll(*prev_offset) - wall_minus_mono;
+    spdlog::info("clock.rebased boot changed: stored instants moved by {} s", delta / 1'000'000);
+    for (const auto& row : storage_.rooms()) {
+      RoomRuntime* rt = find_room(row.id);
+      run(*rt, rt->room.plan_clock_shift(delta), nullptr);
+      schedule_beats(*rt);
+    }
+  }
+  if (!boot.empty()) storage_.set_server_meta("boot_id", boot);
+  storage_.set_server_meta("wall_minus_mono_us", std::to_string(wall_minus_mono));
+}
+
 void Hub::start() {
+  rebase_after_reboot();
   std::int64_t now = now_us();
   for (const auto& row : storage_.rooms()) {
     RoomRuntime* rt = find_room(row.id);
@@ -143,8 +174,13 @@ void Hub::send_error(Connection& conn, const std::optional<std::string>& re, Err
   send_json(conn, {{"type", "error"}, {"re", re ? json::value(*re) : json::value(nullptr)}, {"code", core::to_string(code)}, {"message", message}});
 }
 
-json::object Hub::snapshot_msg(const RoomRuntime& rt) {
-  return {{"type", "snapshot"}, {"ts", now_us()}, {"data", rt.room.snapshot()}};
+void Hub::send_snapshot(Connection& conn, RoomRuntime& rt) {
+  if (!rt.snapshot || rt.snapshot_version != rt.room.version()) {
+    rt.snapshot = frame_of({{"type", "snapshot"}, {"ts", now_us()}, {"data", rt.room.snapshot()}});
+    rt.snapshot_version = rt.room.version();
+  }
+  conn.send(rt.snapshot);
+  metrics_.inc("downbeat_frames_out_total", "type=\"snapshot\"");
 }
 
 // ---------------------------------------------------------------- connections
@@ -227,8 +263,10 @@ void Hub::attach(const std::shared_ptr<Connection>& conn, const Claims& claims, 
       json::object msg{{"type", e.type}, {"seq", e.seq}, {"ts", e.ts}, {"data", json::parse(e.data)}};
       send_json(*conn, msg);
     }
+    // Live state is not in the event log: who is talking now reaches a resumed client as it would in a snapshot.
+    for (const auto& entry : rt->room.snapshot_ptt()) send_json(*conn, {{"type", "ptt.state"}, {"ts", now_us()}, {"data", entry}});
   } else {
-    send_json(*conn, snapshot_msg(*rt));
+    send_snapshot(*conn, *rt);
   }
   spdlog::info("connection.open room={} participant={} role={} address={} resumed={}", claims.room, claims.sub, claims.role,
                conn->address, replay.has_value());
@@ -328,7 +366,7 @@ void Hub::on_frame(Connection& conn, std::string_view text, std::int64_t receive
   }
   if (out.send_snapshot) {
     send_json(conn, {{"type", "ack"}, {"re", cmd.id}});
-    send_json(conn, snapshot_msg(rt));
+    send_snapshot(conn, rt);
     return;
   }
   std::int64_t seq = 0;

@@ -79,6 +79,9 @@ class Hub {
     boost::asio::steady_timer beat_timer;
     std::int64_t last_anchor_sent = 0;
     std::int64_t scheduled_rev = -1;
+    // One serialized snapshot shared by every connection that needs it (a library can be megabytes).
+    std::shared_ptr<const std::string> snapshot;
+    std::uint64_t snapshot_version = 0;
   };
 
   RoomRuntime* find_room(const std::string& id);
@@ -90,10 +93,11 @@ class Hub {
   bool rate_limited(Connection& conn, const std::optional<std::string>& re, std::string_view type, std::int64_t now);
   void send_json(Connection& conn, const boost::json::object& msg);
   void send_error(Connection& conn, const std::optional<std::string>& re, core::ErrorCode code, const std::string& message);
-  boost::json::object snapshot_msg(const RoomRuntime& rt);
+  void send_snapshot(Connection& conn, RoomRuntime& rt);
   void schedule_beats(RoomRuntime& rt);
   void on_beat(RoomRuntime& rt, std::int64_t rev);
   void sweep();
+  void rebase_after_reboot();
   JoinResult issue_tokens(const core::Participant& p, RoomRuntime& rt, const std::string& family);
   // Makes room for one more participant record by pruning long-gone ones; false when the room is full.
   bool make_room_for_participant(RoomRuntime& rt);

@@ -109,3 +109,36 @@ test('the running click survives a restart with its phase', async () => {
   assert.equal(event.data.tempo.running, false);
   await c.close();
 });
+
+test('after a reboot (a new boot id, a new monotonic clock) the click keeps its wall-clock phase', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { join: pjoin } = await import('node:path');
+  const lone = new Server();
+  const r = lone.createRoom('Reboot');
+  await lone.start();
+  const c = await Client.connect(lone, await join(lone, r.codes.md, 'MD'));
+  await c.waitFor((m) => m.type === 'snapshot');
+  await c.ok('tempo.set', { bpm: 100 });
+  const { event } = await c.ok('tempo.start', {});
+  const before = event.data.tempo;
+  c.terminate();
+  await lone.stop();
+  // Pretend the last run was in another boot whose monotonic clock read 1000 s less for the same
+  // instant: every stored instant must move 1000 s later on this boot's clock.
+  const db = pjoin(lone.dataDir, 'downbeat.db');
+  const sql = (q) => execFileSync('sqlite3', [db, q], { encoding: 'utf8' }).trim();
+  const offset = Number(sql("SELECT value FROM server_meta WHERE key = 'wall_minus_mono_us'"));
+  assert.ok(Number.isFinite(offset) && offset !== 0, 'the server recorded its boot');
+  sql(`UPDATE server_meta SET value = CASE key WHEN 'boot_id' THEN 'an-earlier-boot' ELSE '${offset + 1_000_000_000}' END`);
+  await lone.start();
+  const again = await Client.connect(lone, await join(lone, r.codes.musician, 'After reboot'));
+  const snap = await again.waitFor((m) => m.type === 'snapshot');
+  const after = snap.data.tempo;
+  assert.equal(after.rev, before.rev, 'the same tempo, not a new change');
+  assert.equal(after.running, true);
+  // The restart itself moves the offset by a few µs of clock drift: allow 50 ms.
+  assert.ok(Math.abs(after.anchor.t - (before.anchor.t + 1_000_000_000)) < 50_000, `anchor moved by ${(after.anchor.t - before.anchor.t) / 1e6} s`);
+  again.terminate();
+  await lone.stop();
+  lone.cleanup();
+});

@@ -89,7 +89,8 @@ test('talkback: a musician reaches the MD and their own group, nothing else; a v
   r = await b.tech.cmd('ptt.press', { target: 'band' });
   assert.equal(r.type, 'ack', 'the tech reaches any group');
   r = await b.md.cmd('ptt.press', { target: `@${b.screen.id}` });
-  assert.equal(r.code, 'bad_request', 'a stage screen cannot be talked to');
+  assert.equal(r.code, 'forbidden', 'a stage screen cannot be talked to');
+  assert.match(r.message, /stage display/);
   for (const c of b.all) await c.close();
 });
 
@@ -220,4 +221,22 @@ test('the talk setting survives a kill -9; nobody is left talking after a restar
   assert.deepEqual(snap.room.settings.talk_all, ['musician', 'tech'], 'acknowledged settings are durable, in one canonical order');
   assert.deepEqual(snap.ptt, [], 'talk is live state: a restart leaves nobody talking');
   await again.close();
+});
+
+test('a client that resumes with since during a talk learns who is talking right after the replay', async () => {
+  const md = await connectAs('md', 'MD');
+  const mu = await connectAs('musician', 'Reloading phone');
+  await md.ok('ptt.press', { target: 'all' });
+  await mu.waitFor((m) => m.type === 'ptt.state' && m.data.participant === md.id && m.data.talking);
+  const since = mu.lastSeq;
+  mu.terminate();
+  await md.waitFor((m) => m.type === 'participant.leave' && m.data.participant === mu.id);
+  const back = await Client.connect(server, mu.session, { since });
+  const hello = await back.waitFor((m) => m.type === 'hello');
+  assert.equal(hello.data.resumed, true, 'resumed from the event log, no snapshot');
+  const st = await back.waitFor((m) => m.type === 'ptt.state' && m.data.participant === md.id && m.data.talking, { what: 'the live talk after the replay' });
+  assert.ok(st.data.to.includes(mu.id), 'and it is meant for the returning phone');
+  assert.ok(!back.messages.some((m) => m.type === 'snapshot'));
+  await md.ok('ptt.release', {});
+  await md.close(); await back.close();
 });

@@ -101,6 +101,13 @@ describe('room state reducer', () => {
     expect(s.room?.settings).toEqual({ self_claim: false, talk_all: ['musician'] });
   });
 
+  it('forgets who was talking when a new connection says hello (the server re-sends the talkers)', () => {
+    let s = reduce(start, { type: 'ptt.state', data: { participant: 'p1', talking: true, target: 'all', to: ['p2'] } }, 1);
+    s = reduce(s, { type: 'hello', data: { protocol: 1, server_time: 9, participant: snap.participants[1], room: snap.room, resumed: true } }, 2);
+    expect(s.ptt).toEqual([]);
+    expect(s.seq).toBe(start.seq);
+  });
+
   it('keeps who a talker talks to (ptt.state to) and drops them on release', () => {
     let s = reduce(start, { type: 'ptt.state', data: { participant: 'p1', talking: true, target: 'all', to: ['p2'] } }, 1);
     expect(s.ptt).toEqual([{ participant: 'p1', talking: true, target: 'all', to: ['p2'] }]);

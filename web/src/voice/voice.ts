@@ -103,16 +103,10 @@ export class Voice {
     if (!this.setPath(wanted)) this.setPath('rtp');
     this.cleanups.push(audio.onContext((ctx) => this.onContext(ctx)));
     this.cleanups.push(this.room.state.subscribe(() => this.applyState()));
-    let connects = this.room.conn.get().connects ?? 0;
+    // A resumed socket gets who talks now from the server right after the replay (docs/voice.md).
     const onConn = () => {
       const c = this.room.conn.get();
       this.mesh?.setSignalling(c.status === 'online');
-      if ((c.connects ?? 0) !== connects) {
-        connects = c.connects ?? 0;
-        // A resumed socket replays durable events only: who talks now (ptt) is not among them, so
-        // ask for the snapshot that carries it (a page reloaded during a talk would not hear it).
-        if (c.resumed) this.room.sendFrame('resync.request', {}).catch(() => {});
-      }
     };
     this.cleanups.push(this.room.conn.subscribe(onConn));
     onConn();
