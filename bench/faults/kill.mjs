@@ -8,12 +8,12 @@ const PERIOD_US = Math.floor(60_000_000_000 / Math.round(BPM * 1000)); // protoc
 
 export async function killCycles({ cycles, mds = 4, passive = 3, rate = 40, extraArgs = [], emit, log }) {
   const server = new Launched({ args: ['--max-conns-per-ip', '1000', ...extraArgs] });
-  const room = server.createRoom('Faults');
-  await server.start();
   const base = () => server.wsBase;
   const clients = [];
   const loaders = [];
   try {
+    const room = server.createRoom('Faults');
+    await server.start();
     for (let i = 0; i < mds; i++) loaders.push(new ReClient(base, await join(server, room.codes.md, `MD ${i}`), { name: `md${i}` }));
     const roles = ['musician', 'viewer', 'musician', 'viewer'];
     for (let i = 0; i < passive; i++) clients.push(new ReClient(base, await join(server, room.codes[roles[i % 4]], `P ${i}`), { name: `p${i}` }));

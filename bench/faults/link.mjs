@@ -20,13 +20,14 @@ const PLAN_SMOKE = [{ mode: 'reset', ms: 1000, online: true }, { mode: 'blackhol
 
 export async function linkCuts({ smoke, emit, log }) {
   const server = new Launched({ args: ['--max-conns-per-ip', '1000'] });
-  const room = server.createRoom('Links');
-  await server.start();
-  const proxy = await new Proxy(server.port).listen();
-  const md = new ReClient(() => server.wsBase, await join(server, room.codes.md, 'MD'), { name: 'md' });
-  const mu = new ReClient(() => `ws://127.0.0.1:${proxy.port}`, await join(server, room.codes.musician, 'Keys'), { name: 'keys' });
+  let proxy, md, mu;
   const rows = [];
   try {
+    const room = server.createRoom('Links');
+    await server.start();
+    proxy = await new Proxy(server.port).listen();
+    md = new ReClient(() => server.wsBase, await join(server, room.codes.md, 'MD'), { name: 'md' });
+    mu = new ReClient(() => `ws://127.0.0.1:${proxy.port}`, await join(server, room.codes.musician, 'Keys'), { name: 'keys' });
     md.start();
     await md.once('resynced');
     mu.start();
@@ -85,9 +86,9 @@ export async function linkCuts({ smoke, emit, log }) {
       await sleep(smoke ? 300 : 1000);
     }
   } finally {
-    mu.stop();
-    md.stop();
-    await proxy.close();
+    mu?.stop();
+    md?.stop();
+    await proxy?.close();
     await server.kill('SIGKILL');
     server.cleanup();
   }

@@ -55,11 +55,12 @@ export async function slowConsumers({ smoke, emit, log }) {
   const songs = smoke ? 40 : 420;          // × ~30 KB charts: ~1.2 MB (smoke) / ~13 MB library
   const readers = smoke ? 8 : 40;
   const s = new Launched({ args: ['--max-conns-per-ip', '1000'] });
-  const room = s.createRoom('Slow');
-  await s.start();
   const sockets = [];
-  const md = new ReClient(() => s.wsBase, await join(s, room.codes.md, 'MD'), { name: 'md' });
+  let md;
   try {
+    const room = s.createRoom('Slow');
+    await s.start();
+    md = new ReClient(() => s.wsBase, await join(s, room.codes.md, 'MD'), { name: 'md' });
     md.start();
     await md.once('resynced');
     const chart = '[C]La la [G]la [Am]la [F]la\n'.repeat(1090).slice(0, 32000);
@@ -115,7 +116,7 @@ export async function slowConsumers({ smoke, emit, log }) {
     return { ...row, summary: true };
   } finally {
     for (const x of sockets) x.destroy();
-    md.stop();
+    md?.stop();
     await s.kill();
     s.cleanup();
   }
@@ -127,10 +128,10 @@ export async function fdExhaustion({ smoke, emit, log, sources = 1 }) {
   const limit = 256;
   const idle = smoke ? 300 : 400;
   const s = new Launched({ wrapper: ['prlimit', `--nofile=${limit}:${limit}`], args: ['--max-conns-per-ip', '1000'] });
-  const room = s.createRoom('Fds');
-  await s.start();
   const conns = [];
   try {
+    const room = s.createRoom('Fds');
+    await s.start();
     const md = new ReClient(() => s.wsBase, await join(s, room.codes.md, 'MD'), { name: 'md' });
     md.start();
     await md.once('resynced');
