@@ -6,6 +6,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Server, httpJson } from './lib/server.mjs';
 import { Client, join } from './lib/client.mjs';
+import { readFileSync } from 'node:fs';
 import { upgrade, memory, until, PONG } from './lib/net.mjs';
 
 const QUEUE_BYTES = 1024 * 1024;
@@ -97,7 +98,9 @@ test('40 sockets that never read a 6 MB snapshot are dropped; RSS stays bounded;
   // Bound: what the server held before, plus one serialized snapshot shared by every connection
   // and the JSON it was made from, plus the byte bound of shared events, plus 64 MiB of slack.
   // One copy per frozen socket (what the hub used to make) is 40 x 6 MiB and fails this.
+  // (Under AddressSanitizer RSS means nothing: its quarantine keeps up to 256 MiB of freed memory.)
   const bound = Math.min(200, before + 2 * snapshotMiB + 2 * QUEUE_BYTES / 2 ** 20 + 64);
-  assert.ok(during < bound, `RSS during ${during.toFixed(0)} MiB < ${bound.toFixed(0)} MiB`);
+  if (!readFileSync(`/proc/${pid}/maps`, 'utf8').includes('libasan'))
+    assert.ok(during < bound, `RSS during ${during.toFixed(0)} MiB < ${bound.toFixed(0)} MiB`);
   await Promise.all([...mds.map((m) => m.close()), reader.close(), phone.close()]);
 });
