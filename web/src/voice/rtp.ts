@@ -1,6 +1,10 @@
 // The RTP voice path: the microphone goes out on each link's audio transceiver (Opus, 10 ms frames,
-// see sdp.ts) and the received track is played through Web Audio. Sending is switched per peer
-// with replaceTrack(mic | null): no renegotiation on a press.
+// see sdp.ts) and the received track is played through Web Audio. Each link's sender carries its
+// own clone of the mic track, set up once; a press only flips that clone's `enabled`. A disabled
+// track sends silence, so RTP keeps flowing between presses: stopping it (replaceTrack(null) or
+// an inactive encoding) leaves a gap in arrival times that the receiver's jitter buffer
+// (NetEq) takes for jitter and answers, at times, with ~0.8 s of extra delay on the next press.
+// The receiving gain opens on `ptt.state` only (mixer), so the silence is never played as talk.
 import type { PathCounters, PathHost, PeerLink, VoicePath } from './path';
 import { registerPath } from './path';
 
@@ -9,7 +13,8 @@ type Rx = {
   stream: MediaStream;
   el: HTMLAudioElement;
   source: MediaStreamAudioSourceNode | null;
-  sentTrack: MediaStreamTrack | null;
+  sentTrack: MediaStreamTrack | null; // the clone on the sender (null: nothing attached)
+  sentOf: MediaStreamTrack | null;     // the mic track it is a clone of
   lastJb: { delay: number; count: number } | null;
 };
 
@@ -35,7 +40,7 @@ export class RtpPath implements VoicePath {
     el.muted = true;
     el.srcObject = stream;
     void el.play().catch(() => { /* autoplay refused: the element only has to exist */ });
-    const rx: Rx = { link, stream, el, source: null, sentTrack: null, lastJb: null };
+    const rx: Rx = { link, stream, el, source: null, sentTrack: null, sentOf: null, lastJb: null };
     this.peers.set(link.id, rx);
     this.connect(rx);
     this.applySend(rx);
@@ -48,6 +53,8 @@ export class RtpPath implements VoicePath {
     rx.source?.disconnect();
     rx.el.srcObject = null;
     if (rx.link.pc.signalingState !== 'closed') void rx.link.transceiver.sender.replaceTrack(null).catch(() => {});
+    rx.sentTrack?.stop();
+    rx.sentTrack = rx.sentOf = null;
   }
 
   setMic(track: MediaStreamTrack | null): void {
@@ -101,10 +108,21 @@ export class RtpPath implements VoicePath {
   }
 
   private applySend(rx: Rx): void {
-    const want = this.sendTo.has(rx.link.id) ? this.mic : null;
-    if (rx.sentTrack === want || rx.link.pc.signalingState === 'closed') return;
-    rx.sentTrack = want;
-    rx.link.transceiver.sender.replaceTrack(want).catch((e) => console.warn('downbeat voice: replaceTrack failed', e));
+    if (rx.link.pc.signalingState === 'closed') return;
+    const on = this.sendTo.has(rx.link.id);
+    if (rx.sentOf !== this.mic) {
+      // A new (or no) mic: attach a clone of it, once; its source is shared with the mic.
+      const old = rx.sentTrack;
+      const clone = this.mic ? this.mic.clone() : null;
+      if (clone) clone.enabled = on;
+      rx.sentTrack = clone;
+      rx.sentOf = this.mic;
+      rx.link.transceiver.sender.replaceTrack(clone)
+        .catch((e) => console.warn('downbeat voice: replaceTrack failed', e))
+        .finally(() => old?.stop());
+      return;
+    }
+    if (rx.sentTrack && rx.sentTrack.enabled !== on) rx.sentTrack.enabled = on;
   }
 }
 
