@@ -1,43 +1,54 @@
 import { describe, it, expect } from 'vitest';
-import { StallDetector, linkEntry, isWeak, selectedPairRttMs, remoteFractionLost } from './stats';
+import { StallDetector, STALL_FLAG_MS, linkEntry, isWeak, selectedPairRttMs, remoteFractionLost } from './stats';
 
-/** Feeds a 500 ms series of packet counts; returns the verdicts. */
+/** Feeds a series of packet counts sampled every STATS_EVERY_MS (250 ms); returns the verdicts. */
+const EVERY = 250;
 function series(counts: number[], expecting: boolean[] | boolean = true) {
   const d = new StallDetector();
-  return counts.map((c, i) => d.update(i * 500, c, Array.isArray(expecting) ? expecting[i] : expecting));
+  return counts.map((c, i) => d.update(i * EVERY, c, Array.isArray(expecting) ? expecting[i] : expecting));
 }
+const flat = (first: number[], n: number) => [...first, ...new Array(n).fill(first[first.length - 1])];
 
 describe('stall detector', () => {
   it('never flags a link that keeps receiving', () => {
-    const v = series([0, 50, 100, 150, 200, 250, 300, 350]);
+    const v = series([0, 25, 50, 75, 100, 125, 150, 175]);
     expect(v.every((x) => !x.stalled && !x.restart)).toBe(true);
   });
 
-  it('flags after 2 s without new packets and restarts ICE after 3 s, once per 4 s', () => {
-    // packets stop after t=500
-    const v = series([0, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50, 50]);
+  it('flags after 1.5 s without new packets and restarts ICE after 3 s, once per 4 s', () => {
+    expect(STALL_FLAG_MS).toBe(1500);
+    // the last new packets are seen at t=250
+    const v = series(flat([0, 25], 40));
     const firstStalled = v.findIndex((x) => x.stalled);
-    expect(firstStalled * 500 - 500).toBe(2000);
-    const restarts = v.map((x, i) => (x.restart ? i * 500 - 500 : null)).filter((x) => x !== null);
-    expect(restarts).toEqual([3500, 7500]); // silent 3.5 s (first sample past 3 s), then 4 s later
+    expect(firstStalled * EVERY - EVERY).toBe(1500);
+    const restarts = v.map((x, i) => (x.restart ? i * EVERY - EVERY : null)).filter((x) => x !== null);
+    expect(restarts).toEqual([3250, 7250]); // silent 3.25 s (first sample past 3 s), then 4 s later
+  });
+
+  it('flags within 2 s of a cut that falls just after a poll', () => {
+    // packets flow up to t=250 + 1 ms (counted only at the 500 ms poll), then stop
+    const v = series(flat([0, 25, 26], 20));
+    const cutAt = EVERY + 1;
+    const flaggedAt = v.findIndex((x) => x.stalled) * EVERY;
+    expect(flaggedAt - cutAt).toBeLessThanOrEqual(2000);
   });
 
   it('a peer that does not talk to me may stay silent', () => {
-    const v = series(new Array(20).fill(7), false);
+    const v = series(new Array(40).fill(7), false);
     expect(v.some((x) => x.stalled || x.restart)).toBe(false);
   });
 
   it('counts silence only from when the peer started talking to me', () => {
-    const expecting = [false, false, false, false, false, false, true, true, true, true, true, true];
-    const v = series(new Array(12).fill(3), expecting);
-    expect(v.slice(0, 9).some((x) => x.stalled)).toBe(false); // 1.5 s after the talk began
-    expect(v[10].stalled).toBe(true);                         // 2 s
+    const expecting = [...new Array(12).fill(false), ...new Array(12).fill(true)];
+    const v = series(new Array(24).fill(3), expecting);
+    expect(v.slice(0, 17).some((x) => x.stalled)).toBe(false); // 1.25 s after the talk began
+    expect(v[18].stalled).toBe(true);                          // 1.5 s
   });
 
   it('clears the flag as soon as packets come back', () => {
-    const v = series([0, 10, 10, 10, 10, 10, 10, 20, 30]);
-    expect(v[6].stalled).toBe(true);
-    expect(v[7].stalled).toBe(false);
+    const v = series([0, 10, ...new Array(6).fill(10), 20, 30]);
+    expect(v[7].stalled).toBe(true);
+    expect(v[8].stalled).toBe(false);
   });
 });
 

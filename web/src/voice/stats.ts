@@ -3,7 +3,7 @@
 import type { LinkReport } from '../model';
 import type { PathCounters } from './path';
 
-export const STALL_FLAG_MS = 2000;     // flag the link
+export const STALL_FLAG_MS = 1500;     // flag the link (polled every 250 ms: flagged ≤ 2 s after the last packet)
 export const STALL_RESTART_MS = 3000;  // then restart ICE…
 export const RESTART_EVERY_MS = 4000;  // …at most this often while it stays stalled
 

@@ -33,7 +33,8 @@ export type VoiceRoom = {
   sendFrame(type: string, data: Record<string, unknown>): Promise<unknown>;
 };
 
-const STATS_EVERY_MS = 500;
+// Often enough that a stall (STALL_FLAG_MS of no packets) is flagged within 2 s of its start.
+export const STATS_EVERY_MS = 250;
 const TICK_MS = 1000;
 
 type LinkWatch = {
@@ -388,7 +389,7 @@ export class Voice {
         w.rttMs = selectedPairRttMs(report);
         w.sentLoss = remoteFractionLost(report);
         const v = w.detector.update(now, c?.packetsReceived ?? 0, talking.has(link.id));
-        w.stalled = v.stalled;
+        if (w.stalled !== v.stalled) { w.stalled = v.stalled; this.markStalled(link.id, v.stalled); }
         if (v.restart) {
           console.warn(`downbeat voice: no audio from ${link.id} for ${Math.round(v.silentMs)} ms while they talk to me: restarting ICE`);
           this.mesh?.restartIce(link.id);
@@ -398,6 +399,15 @@ export class Voice {
       this.polling = false;
     }
     this.refreshPeers();
+  }
+
+  /** `stalled` in the `links` shown is live: set at the poll that sees it, not at the next report. */
+  private markStalled(peer: string, stalled: boolean): void {
+    const links = this.links.get();
+    const next = links.some((l) => l.peer === peer)
+      ? links.map((l) => (l.peer === peer ? { ...l, stalled } : l))
+      : [...links, { peer, stalled, path: this.path?.name ?? 'rtp' } as LinkReport].slice(0, 32);
+    this.links.set(next);
   }
 
   /** The `links` of a metrics.report: one entry per peer connection, over the last report interval. */
