@@ -24,14 +24,14 @@ RoomCodes create_room(Storage& storage, const std::string& name) {
   std::string id = "r" + random_hex(4);
   storage.create_room(id, name, now_us());
   auto codes = fresh_codes();
-  storage.set_codes(id, codes, now_us());
+  storage.set_codes(id, codes, unix_us());
   return RoomCodes{id, name, codes};
 }
 
 RoomCodes room_codes(Storage& storage, const std::string& room, bool rotate) {
   auto row = storage.room(room);
   if (!row) throw std::invalid_argument("no room " + room + ": `downbeatd room list` shows the rooms");
-  if (rotate) storage.set_codes(room, fresh_codes(), now_us());
+  if (rotate) storage.set_codes(room, fresh_codes(), unix_us());
   return RoomCodes{row->id, row->name, storage.codes(room)};
 }
 

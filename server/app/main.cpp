@@ -123,6 +123,7 @@ struct ServeArgs {
   int max_songs = 2000;
   int joins_per_min_per_address = 30;
   int joins_per_min_per_code = 300;
+  int md_code_ttl_s = 0;
   std::size_t max_send_queue = 1024;
   std::size_t max_send_queue_bytes = 4 * 1024 * 1024;
   int send_timeout_s = 30;
@@ -191,6 +192,7 @@ int serve(const ServeArgs& a) {
   hc.room.max_songs = static_cast<std::size_t>(a.max_songs);
   hc.joins_per_min_per_address = a.joins_per_min_per_address;
   hc.joins_per_min_per_code = a.joins_per_min_per_code;
+  hc.md_code_ttl_s = a.md_code_ttl_s;
 
   // A file-size limit (RLIMIT_FSIZE) must surface as a write error, answered like a full disk, not kill the server.
   std::signal(SIGXFSZ, SIG_IGN);
@@ -259,6 +261,7 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--max-participants", sa.max_participants, "participant records kept per room (long-gone ones are pruned first)")->check(CLI::Range(2, 100000))->capture_default_str();
   serve_cmd->add_option("--max-songs", sa.max_songs, "songs per room library")->check(CLI::Range(1, 100000))->capture_default_str();
   serve_cmd->add_option("--joins-per-min-per-address", sa.joins_per_min_per_address, "successful joins per minute from one address (burst the same)")->check(CLI::Range(1, 1000000))->capture_default_str();
+  serve_cmd->add_option("--md-code-ttl-s", sa.md_code_ttl_s, "replace the MD join code this often (0 = only when rotated); MD consoles follow")->check(CLI::Range(0, 31536000))->capture_default_str();
   serve_cmd->add_option("--joins-per-min-per-code", sa.joins_per_min_per_code, "successful joins per minute with one join code (burst the same)")->check(CLI::Range(1, 1000000))->capture_default_str();
   serve_cmd->add_option("--max-send-queue", sa.max_send_queue, "frames queued per connection before it is dropped")->check(CLI::Range(16, 1000000))->capture_default_str();
   serve_cmd->add_option("--max-send-queue-bytes", sa.max_send_queue_bytes, "bytes queued per connection (behind the frame being written) before it is dropped")->check(CLI::Range(65536, 1 << 30))->capture_default_str();

@@ -90,6 +90,11 @@ void Hub::sweep() {
       }
     }
   // Addresses whose wrong-code allowance has refilled need no memory.
+  try {
+    rotate_expired_md_codes();
+  } catch (const std::exception& e) {
+    spdlog::error("codes.rotate_failed error={}", e.what());
+  }
   for (auto* buckets : {&join_failures_, &joins_by_address_, &joins_by_code_})
     for (auto it = buckets->begin(); it != buckets->end();) it = it->second.full(now) ? buckets->erase(it) : std::next(it);
   sweep_timer_.expires_after(std::chrono::seconds(1));

@@ -32,6 +32,7 @@ struct HubConfig {
   double joins_per_min_per_address = 30;  // successful joins too: a flood fills the table otherwise
   double joins_per_min_per_code = 120;
   std::int64_t anchor_resend_us = 2'000'000;
+  std::int64_t md_code_ttl_s = 0;  // 0: the MD code lasts until rotated; else a new one this often
 };
 
 struct JoinResult {
@@ -59,6 +60,9 @@ class Hub {
   Claims authorize(const std::string& token, const std::string& address);
   // The room's join codes for an MD token (for the console's QR panel). Throws HttpError.
   boost::json::object room_codes(const std::string& bearer);
+  // New codes for the roles in `body.roles` (default: md) for an MD token; the MD consoles
+  // get `room.codes` at once. Throws HttpError.
+  boost::json::object rotate_codes(const std::string& bearer, const boost::json::value& body);
 
   void attach(const std::shared_ptr<Connection>& conn, const Claims& claims, std::optional<std::int64_t> since);
   void detach(Connection& conn);
@@ -98,6 +102,9 @@ class Hub {
   void on_beat(RoomRuntime& rt, std::int64_t rev);
   void sweep();
   void rebase_after_reboot();
+  Claims md_claims(const std::string& bearer);
+  void replace_codes(RoomRuntime& rt, const std::vector<core::Role>& roles, const char* why);
+  void rotate_expired_md_codes();
   JoinResult issue_tokens(const core::Participant& p, RoomRuntime& rt, const std::string& family);
   // Makes room for one more participant record by pruning long-gone ones; false when the room is full.
   bool make_room_for_participant(RoomRuntime& rt);

@@ -184,15 +184,63 @@ void Hub::close_family(const std::string& room, const std::string& family, const
     if (auto c = w.lock(); c && c->family == family) c->close(1008, reason);
 }
 
-json::object Hub::room_codes(const std::string& bearer) {
+Claims Hub::md_claims(const std::string& bearer) {
   auto verdict = jwt_verify(bearer, key_, unix_seconds());
   if (!verdict.claims) throw HttpError{ErrorCode::unauthorized, verdict.error};
   if (!verdict.claims->fam.empty() && storage_.family_revoked(verdict.claims->fam))
     throw HttpError{ErrorCode::unauthorized, "this session was revoked: scan the QR code to join again"};
-  if (verdict.claims->role != "md") throw HttpError{ErrorCode::forbidden, "only the MD may see the join codes"};
+  if (verdict.claims->role != "md") throw HttpError{ErrorCode::forbidden, "only the MD may see or change the join codes"};
+  return *verdict.claims;
+}
+
+json::object Hub::room_codes(const std::string& bearer) {
+  Claims c = md_claims(bearer);
   json::object codes;
-  for (const auto& [role, code] : storage_.codes(verdict.claims->room)) codes[core::to_string(role)] = code;
-  return {{"room", verdict.claims->room}, {"codes", std::move(codes)}};
+  for (const auto& [role, code] : storage_.codes(c.room)) codes[core::to_string(role)] = code;
+  return {{"room", c.room}, {"codes", std::move(codes)}};
+}
+
+void Hub::replace_codes(RoomRuntime& rt, const std::vector<core::Role>& roles, const char* why) {
+  for (core::Role r : roles) storage_.replace_code(rt.room.id(), r, random_code(10), unix_us());
+  json::object codes;
+  for (const auto& [role, code] : storage_.codes(rt.room.id())) codes[core::to_string(role)] = code;
+  // Only MD consoles learn the new codes, so their QR panels follow at once.
+  core::Outcome out;
+  out.event_type = "room.codes";
+  out.event_data = {{"codes", std::move(codes)}, {"reason", why}};
+  out.audience = core::Audience::md_only;
+  fanout(rt, out, 0, now_us(), nullptr);
+  metrics_.inc("downbeat_code_rotations_total", std::string("reason=\"") + why + "\"");
+  spdlog::info("codes.rotated room={} roles={} reason={}", rt.room.id(), roles.size(), why);
+}
+
+json::object Hub::rotate_codes(const std::string& bearer, const json::value& body) {
+  Claims c = md_claims(bearer);
+  RoomRuntime* rt = find_room(c.room);
+  if (!rt) throw HttpError{ErrorCode::not_found, "this room no longer exists"};
+  std::vector<core::Role> roles;
+  if (const auto* list = body.is_object() ? body.as_object().if_contains("roles") : nullptr) {
+    if (!list->is_array() || list->as_array().empty() || list->as_array().size() > 4)
+      throw HttpError{ErrorCode::bad_request, "roles must be a list of md, musician, tech, viewer"};
+    for (const auto& v : list->as_array()) {
+      auto r = v.is_string() ? core::role_from_string(v.get_string()) : std::nullopt;
+      if (!r) throw HttpError{ErrorCode::bad_request, "roles must be a list of md, musician, tech, viewer"};
+      if (std::find(roles.begin(), roles.end(), *r) == roles.end()) roles.push_back(*r);
+    }
+  } else {
+    roles.push_back(core::Role::md);
+  }
+  replace_codes(*rt, roles, "requested");
+  return room_codes(bearer);
+}
+
+void Hub::rotate_expired_md_codes() {
+  if (cfg_.md_code_ttl_s <= 0) return;
+  std::int64_t now = unix_us();
+  for (auto& [id, rt] : rooms_) {
+    auto made = storage_.code_created(id, core::Role::md);
+    if (made && now - *made >= cfg_.md_code_ttl_s * 1'000'000) replace_codes(*rt, {core::Role::md}, "expired");
+  }
 }
 
 }  // namespace downbeat::server

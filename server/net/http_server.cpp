@@ -314,6 +314,19 @@ Response HttpServer::handle_http(const Request& req, const std::string& path, co
       return error_response(req, e.code, e.message, e.retry_after_s);
     }
   }
+  if (path == "/api/room/codes/rotate") {
+    route = "codes";
+    if (req.method() != http::verb::post) return error_response(req, core::ErrorCode::bad_request, "use POST (body {\"roles\":[\"md\"]}, optional)");
+    std::string auth(req[http::field::authorization]);
+    std::string bearer = auth.starts_with("Bearer ") ? auth.substr(7) : std::string();
+    auto body = req.body().empty() ? std::optional<json::value>(json::object{}) : parse_body(req);
+    if (!body) return error_response(req, core::ErrorCode::bad_request, "body must be JSON");
+    try {
+      return json_response(req, http::status::ok, hub_.rotate_codes(bearer, *body));
+    } catch (const HttpError& e) {
+      return error_response(req, e.code, e.message);
+    }
+  }
   if (path == "/api/room/codes") {
     route = "codes";
     std::string auth(req[http::field::authorization]);

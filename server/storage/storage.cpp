@@ -262,6 +262,22 @@ void Storage::set_codes(const std::string& room, const std::map<core::Role, std:
   tx.commit();
 }
 
+void Storage::replace_code(const std::string& room, core::Role role, const std::string& code, std::int64_t now_unix_us) {
+  Tx tx(db_);
+  Stmt r(db_, "UPDATE join_codes SET revoked = 1 WHERE room = ? AND role = ?");
+  r.bind(1, room).bind(2, core::to_string(role)).run();
+  Stmt s(db_, "INSERT INTO join_codes(code, room, role, created) VALUES(?, ?, ?, ?)");
+  s.bind(1, code).bind(2, room).bind(3, core::to_string(role)).bind(4, now_unix_us).run();
+  tx.commit();
+}
+
+std::optional<std::int64_t> Storage::code_created(const std::string& room, core::Role role) {
+  Stmt s(db_, "SELECT created FROM join_codes WHERE room = ? AND role = ? AND revoked = 0");
+  s.bind(1, room).bind(2, core::to_string(role));
+  if (!s.step()) return std::nullopt;
+  return s.i64(0);
+}
+
 std::optional<JoinCode> Storage::lookup_code(const std::string& code) {
   Stmt s(db_, "SELECT room, role FROM join_codes WHERE code = ? AND revoked = 0");
   s.bind(1, code);

@@ -64,6 +64,10 @@ class Storage {
   std::map<core::Role, std::string> codes(const std::string& room);
   void set_codes(const std::string& room, const std::map<core::Role, std::string>& codes, std::int64_t now_us);
   std::optional<JoinCode> lookup_code(const std::string& code);
+  // Replaces one role's code (the others keep working); `now_unix_us` is when it was made.
+  void replace_code(const std::string& room, core::Role role, const std::string& code, std::int64_t now_unix_us);
+  // When the role's current code was made (Unix µs), or nullopt when it has none.
+  std::optional<std::int64_t> code_created(const std::string& room, core::Role role);
 
   // Refresh-token expiry is wall-clock (Unix µs): it must outlive a reboot correctly.
   void insert_refresh(const std::string& hash, const std::string& participant, const std::string& room, const std::string& family, std::int64_t expires_unix_us);

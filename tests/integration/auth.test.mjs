@@ -191,3 +191,49 @@ test('--tls auto serves HTTPS and WSS with a self-signed certificate and prints 
     tls.cleanup();
   }
 });
+
+test('the MD rotates the MD code from the console: old code refused, other roles untouched, consoles told at once', async () => {
+  const mdJoin = await exchange({ code: room.codes.md, name: 'Rotating MD', device_id: 'phone-rot-md-0001' });
+  assert.equal(mdJoin.status, 200, mdJoin.text);
+  const md = await Client.connect(server, mdJoin.json);
+  await md.waitFor((m) => m.type === 'snapshot');
+  const before = (await httpJson(server.base, '/api/room/codes', { headers: { authorization: `Bearer ${mdJoin.json.token}` } })).json.codes;
+  const mu = await Client.connect(server, await join(server, before.musician, 'Watching'));
+  await mu.waitFor((m) => m.type === 'snapshot');
+  const from = md.messages.length;
+  const r = await httpJson(server.base, '/api/room/codes/rotate', { method: 'POST', body: {}, headers: { authorization: `Bearer ${mdJoin.json.token}` } });
+  assert.equal(r.status, 200, r.text);
+  assert.notEqual(r.json.codes.md, before.md);
+  assert.equal(r.json.codes.musician, before.musician, 'only the MD code changes by default');
+  const told = await md.waitFor((m) => m.type === 'room.codes', { from, what: 'room.codes at the MD console' });
+  assert.equal(told.data.codes.md, r.json.codes.md);
+  await new Promise((res) => setTimeout(res, 200));
+  assert.ok(!mu.messages.some((m) => m.type === 'room.codes'), 'a musician never sees the codes');
+  assert.equal((await exchange({ code: before.md, name: 'Old', device_id: 'phone-oldmd-0001' })).status, 401);
+  assert.equal((await exchange({ code: r.json.codes.md, name: 'New', device_id: 'phone-newmd-0001' })).status, 200);
+  const muToken = mu.session.token;
+  const denied = await httpJson(server.base, '/api/room/codes/rotate', { method: 'POST', body: {}, headers: { authorization: `Bearer ${muToken}` } });
+  assert.equal(denied.status, 403);
+  const bad = await httpJson(server.base, '/api/room/codes/rotate', { method: 'POST', body: { roles: ['drummer'] }, headers: { authorization: `Bearer ${mdJoin.json.token}` } });
+  assert.equal(bad.status, 400);
+  room.codes = r.json.codes; // later tests join with the current codes
+  await md.close(); await mu.close();
+});
+
+test('--md-code-ttl-s: the MD code is replaced on a schedule and the console follows', async () => {
+  const s = new Server({ args: ['--md-code-ttl-s', '2'] });
+  const r = s.createRoom('Short-lived MD code');
+  await s.start();
+  try {
+    const j = await httpJson(s.base, '/auth/exchange', { method: 'POST', body: { code: r.codes.md, name: 'MD', device_id: 'phone-ttl-md-0001' } });
+    assert.equal(j.status, 200, 'a fresh code works');
+    const md = await Client.connect(s, j.json);
+    await md.waitFor((m) => m.type === 'snapshot');
+    const told = await md.waitFor((m) => m.type === 'room.codes' && m.data.reason === 'expired', { timeout: 6000, what: 'the scheduled rotation' });
+    assert.notEqual(told.data.codes.md, r.codes.md);
+    assert.equal(told.data.codes.musician, r.codes.musician);
+    const old = await httpJson(s.base, '/auth/exchange', { method: 'POST', body: { code: r.codes.md, name: 'Late', device_id: 'phone-ttl-md-0002' } });
+    assert.equal(old.status, 401, 'the expired MD code no longer joins');
+    md.terminate();
+  } finally { await s.stop(); s.cleanup(); }
+});

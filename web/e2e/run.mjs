@@ -334,6 +334,17 @@ async function main() {
     await waitFor(async () => (await hook(b, () => window.__downbeat.state().tempo?.running)) === false, 'musician B to see the tempo stop');
   });
 
+  await step('the MD makes a new viewer code: the QR changes at once, the old code is refused', async () => {
+    await md.page.click('[data-testid="qr-role-viewer"]');
+    await expectText(md.page, 'qr-url', `${base}/j/${codes.viewer}`, 'MD QR panel (viewer) before the rotation');
+    await md.page.click('[data-testid="qr-rotate"]');
+    await waitFor(async () => { const t = await text(md.page, 'qr-url'); return t && t !== `${base}/j/${codes.viewer}` && t.startsWith(`${base}/j/`); }, 'the QR to show a new viewer code');
+    const fresh = (await text(md.page, 'qr-url')).split('/j/')[1];
+    const tryCode = (code) => a.page.evaluate(async (c) => (await fetch('/auth/exchange', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code: c, name: 'Screen', device_id: 'e2e-screen-0001' }) })).status, code);
+    check(await tryCode(codes.viewer) === 401, 'the old viewer code still joins after the rotation');
+    check(await tryCode(fresh) === 200, 'the new viewer code does not join');
+  });
+
   await step('server unreachable: the room keeps its cached set, joining says what to check', async () => {
     const s = server; server = null;
     s.kill('SIGTERM');

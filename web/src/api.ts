@@ -79,6 +79,16 @@ export async function refresh(session: Session): Promise<Session> {
   return { ...session, ...r };
 }
 
+/** New join codes for `roles` (default: the MD's); the server pushes them to every MD console too. */
+export async function rotateCodes(token: string, roles: string[] = ['md']): Promise<Record<string, string>> {
+  const res = await fetch('/api/room/codes/rotate', {
+    method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ roles }), cache: 'no-store',
+  });
+  const j = await res.json().catch(() => null);
+  if (!res.ok || !j || typeof j.codes !== 'object') throw new Error(j?.error?.message ?? `the server refused (${res.status}): try again`);
+  return j.codes;
+}
+
 /** Join codes for the QR panel (MD only). Not in protocol v1 yet: null when the server lacks it. */
 export async function fetchCodes(token: string): Promise<Record<string, string> | null> {
   try {

@@ -71,6 +71,8 @@ interface BaseEventDataMap {
 /** Events that arrive with the voice protocol; typed as soon as the schema lists them. */
 interface VoiceEventDataMap {
   'room.settings': { settings: RoomSettings };
+  /** To MD consoles only: the room's join codes after a rotation (on request or on schedule). */
+  'room.codes': { codes: Record<string, string>; reason: 'requested' | 'expired' };
 }
 export type EventDataMap = BaseEventDataMap & Pick<VoiceEventDataMap, Extract<keyof VoiceEventDataMap, EventType>>;
 // Compile-time check that EventDataMap covers exactly the schema's events.

@@ -32,6 +32,8 @@ export class Room {
   readonly beat = new Store<BeatView>(null);
   readonly clockStats = new Store<ClockStats | null>(null);
   readonly audioOn = new Store<boolean>(false);
+  /** Join codes pushed to an MD console when they rotate (null until then: the panel fetches them). */
+  readonly codes = new Store<Record<string, string> | null>(null);
   readonly settings = new Store<persist.ClickSettings>(persist.clickSettings());
   readonly connection: Connection;
   readonly audio = new ClickAudio();
@@ -109,6 +111,7 @@ export class Room {
 
   private onEvent(ev: ServerEvent | UnknownEvent): void {
     if (ev.type.startsWith('rtc.')) { this.voice.onSignal(ev as Signal); return; }
+    if (ev.type === 'room.codes') this.codes.set((ev.data as { codes: Record<string, string> }).codes);
     if (ev.type === 'hello') this.conn.patch({ resumed: !!ev.data.resumed, connects: this.conn.get().connects + 1 });
     if (ev.seq !== undefined && ev.type !== 'snapshot') {
       this.recentBySeq.set(ev.seq, ev);

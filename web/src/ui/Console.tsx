@@ -4,7 +4,7 @@ import type { Room } from '../room';
 import { useStore, Store } from '../store';
 import { activeSetlist, currentSong, type RoomState } from '../state';
 import { sectionNames } from '../chordpro';
-import { fetchCodes } from '../api';
+import { fetchCodes, rotateCodes } from '../api';
 import * as persist from '../persist';
 import { COMMAND_SCHEMAS, DEFINITIONS, ROLES } from '../protocol.gen';
 import type { Setlist, SetlistItem, Song, CueColor } from '../model';
@@ -591,6 +591,12 @@ function QrPanel({ room }: { room: Room }) {
     });
     return () => { live = false; };
   }, []);
+  // A rotation (from this console, another one, or the server's schedule) shows the new QR at once.
+  const pushed = useStore(room.codes, (c) => c);
+  useEffect(() => { if (pushed) { setFromServer(true); setCodes((old) => ({ ...old, ...pushed })); } }, [pushed]);
+  const [rotateErr, setRotateErr] = useState<string | null>(null);
+  const rotate = (r: string) => rotateCodes(room.connection.currentSession.token, [r]).then(
+    (c) => { setRotateErr(null); setCodes((old) => ({ ...old, ...c })); }, (e: Error) => setRotateErr(e.message));
 
   const setCode = (r: string, c: string) => {
     const next = { ...codes, [r]: c.trim() };
@@ -613,6 +619,12 @@ function QrPanel({ room }: { room: Room }) {
           <QrImage text={url} />
           <p class="qr-url" data-testid="qr-url">{url}</p>
           {fromServer !== true && <button class="btn small ghost" onClick={() => setCode(role, '')}>Forget this code</button>}
+          {fromServer === true && (
+            <button class="btn small ghost" data-testid="qr-rotate" onClick={() => void rotate(role)}>
+              New {role} code (the old QR stops working)
+            </button>
+          )}
+          {rotateErr && <p class="error" role="alert">{rotateErr}</p>}
         </div>
       ) : (
         <form class="qr-missing" onSubmit={(e) => { e.preventDefault(); setCode(role, draft); }}>
