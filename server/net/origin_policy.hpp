@@ -71,6 +71,7 @@ inline std::optional<OriginParts> parse_origin(std::string_view s, std::string_v
     out.port = static_cast<std::uint16_t>(p);
   }
   out.host = normalize_host(host);
+  if (out.host.empty() || out.host == "[]") return std::nullopt;  // "https://." is no host (found by fuzz_headers)
   return out;
 }
 
