@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, existsSync, openSync, rmSync, appendFileSync
 import { tmpdir, cpus } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sleep, waitFor } from '../../tests/integration/lib/wait.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../..');
@@ -25,13 +26,6 @@ const WEB_ROOT = resolve(opt('--web-root', join(repo, 'web/dist')));
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const LOSS_LIMIT = 0.01;
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function waitFor(fn, what, timeout = 20_000) {
-  const end = Date.now() + timeout;
-  let last;
-  while (Date.now() < end) { try { last = await fn(); if (last) return last; } catch (e) { last = e; } await sleep(200); }
-  throw new Error(`timed out after ${timeout} ms waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
-}
 
 const dataDir = mkdtempSync(join(tmpdir(), 'downbeat-mesh-'));
 let server = null, browser = null;
@@ -51,7 +45,7 @@ async function main() {
   const logFd = openSync(join(dataDir, 'server.log'), 'w');
   server = spawn(DOWNBEATD, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--tls', 'off', '--ready-file', ready,
     '--web-root', WEB_ROOT, '--no-qr'], { stdio: ['ignore', logFd, logFd] });
-  const info = await waitFor(() => existsSync(ready) && JSON.parse(readFileSync(ready, 'utf8')), 'the server');
+  const info = await waitFor(() => existsSync(ready) && JSON.parse(readFileSync(ready, 'utf8')), 'the server', 20_000);
   const base = `http://127.0.0.1:${info.port}`;
 
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -66,7 +60,7 @@ async function main() {
     await page.goto(`${base}/j/${created.codes[role]}`);
     await page.fill('[data-testid="join-name"]', i === 0 ? 'MD' : `Player ${i}`);
     await page.click('[data-testid="join-submit"]');
-    await waitFor(async () => (await page.locator('[data-testid="conn-status"]').innerText()).trim() === 'Live', `page ${i} live`);
+    await waitFor(async () => (await page.locator('[data-testid="conn-status"]').innerText()).trim() === 'Live', `page ${i} live`, 20_000);
     pages.push({ i, page, id: await page.evaluate(() => window.__downbeat.state().me) });
   }
   // Everybody may talk to everyone: the worst case for a mesh.

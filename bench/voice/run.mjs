@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, openSync, rmSync,
 import { tmpdir, cpus, loadavg } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Fail, check, waitFor } from '../../tests/integration/lib/wait.mjs';
 import { Rig, RATE, sleep, track, killAll, setOnTrack, pulseTrain, talkLoop, writeWav } from './lib/rig.mjs';
 import { findOnsets, pair, summary, envelope, firstAudible, audibleFraction } from './lib/onsets.mjs';
 
@@ -42,21 +43,10 @@ const IS_ROOT = process.getuid?.() === 0;
 
 const tmp = mkdtempSync(join(tmpdir(), 'downbeat-voice-'));
 const log = (m) => process.stdout.write(m + '\n');
-class Fail extends Error {}
-const check = (c, m) => { if (!c) throw new Fail(m); };
 const results = [];
 const notes = [];
 const stamp = new Date().toISOString();
 
-async function waitFor(fn, what, timeout = 10_000, every = 100) {
-  const end = Date.now() + timeout;
-  let last;
-  while (Date.now() < end) {
-    try { last = await fn(); if (last) return last; } catch (e) { last = e; }
-    await sleep(every);
-  }
-  throw new Fail(`timed out after ${timeout} ms waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
-}
 const withTimeout = (p, ms, what) => Promise.race([p, sleep(ms).then(() => { throw new Fail(`${what} took longer than ${ms} ms`); })]);
 
 function sh(cmd, args, { allowFail = false } = {}) {

@@ -100,6 +100,7 @@ test('flooding gets rate_limited errors, then the connection is closed', async (
   }
   const limited = await flood.waitFor((m) => m.type === 'error' && m.code === 'rate_limited');
   assert.match(limited.message, /slow down/);
+  assert.match(limited.re ?? '', /^f\d+-\d+$/, 'the refusal names the refused command (re), so a client can tell which one failed');
   const closed = await flood.closed;
   assert.equal(closed.code, 1008);
   assert.match(closed.reason, /flooding/);

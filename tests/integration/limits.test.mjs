@@ -109,3 +109,20 @@ test('names and titles nobody could see are refused; real names in any script ar
   assert.match(full.message, /library is full \(3 songs\)/);
   md.terminate();
 });
+
+test('the database, its -wal / -shm and backups are readable by the owner only (they hold the join codes)', async () => {
+  const { statSync, existsSync: exists } = await import('node:fs');
+  const { execFileSync } = await import('node:child_process');
+  const { join: pjoin } = await import('node:path');
+  const { DOWNBEATD } = await import('./lib/server.mjs');
+  const { s, room } = await serve([]);
+  const c = await Client.connect(s, await join(s, room.codes.md, 'MD'));
+  await c.waitFor((m) => m.type === 'snapshot');
+  await c.ok('slot.create', { name: 'Keys' }); // something in the WAL
+  const files = ['downbeat.db', 'downbeat.db-wal', 'downbeat.db-shm', 'jwt.key'].map((f) => pjoin(s.dataDir, f)).filter((f) => exists(f));
+  assert.ok(files.length >= 3, `expected the database files, found ${files}`);
+  const backup = pjoin(s.dataDir, 'backup.db');
+  execFileSync(DOWNBEATD, ['backup', backup, '--data-dir', s.dataDir]);
+  for (const f of [...files, backup]) assert.equal(statSync(f).mode & 0o077, 0, `${f} is mode ${(statSync(f).mode & 0o777).toString(8)}`);
+  c.terminate();
+});

@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, existsSync, mkdirSync, rmSync, openSync } fr
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Fail, check, sleep, waitFor as waitUntil } from '../../tests/integration/lib/wait.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const webDir = resolve(here, '..');
@@ -18,6 +19,7 @@ const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const shotsDir = process.env.UPDATE_SCREENSHOTS ? join(repo, 'docs/screenshots') : join(webDir, 'e2e/out');
 
 const T = 10_000; // default wait for something a user would see
+const waitFor = (fn, what, timeout = T) => waitUntil(fn, what, timeout);
 let failures = 0;
 let server = null;
 let browser = null;
@@ -25,8 +27,6 @@ const dataDir = mkdtempSync(join(tmpdir(), 'downbeat-e2e-'));
 const pageErrors = [];
 
 function log(msg) { process.stdout.write(msg + '\n'); }
-class Fail extends Error {}
-function check(cond, msg) { if (!cond) throw new Fail(msg); }
 
 async function step(name, fn) {
   const t0 = Date.now();
@@ -40,17 +40,7 @@ async function step(name, fn) {
   }
 }
 
-function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
-async function waitFor(fn, what, timeout = T) {
-  const end = Date.now() + timeout;
-  let last;
-  while (Date.now() < end) {
-    try { last = await fn(); if (last) return last; } catch (e) { last = e; }
-    await sleep(100);
-  }
-  throw new Fail(`timed out after ${timeout} ms waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
-}
 
 async function text(page, testid) {
   const el = page.locator(`[data-testid="${testid}"]`).first();

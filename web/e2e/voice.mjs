@@ -15,6 +15,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync, openSync 
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Fail, check, sleep, waitFor as waitUntil } from '../../tests/integration/lib/wait.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const webDir = resolve(here, '..');
@@ -23,6 +24,7 @@ const serverBin = resolve(process.argv[2] ?? join(repo, 'build/bin/downbeatd'));
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const webRoot = resolve(process.env.E2E_WEB_ROOT ?? join(webDir, 'dist'));
 
+const waitFor = (fn, what, timeout = T, every = 100) => waitUntil(fn, what, timeout, every);
 const T = 10_000;          // default wait for something a user would see
 const WATCHDOG_MS = 240_000; // the whole run, below the ctest TIMEOUT: children are killed either way
 const TONES = { md: 440, a: 660, b: 990 };
@@ -47,9 +49,6 @@ const t0Run = Date.now();
 
 function log(msg) { process.stdout.write(msg + '\n'); }
 function vlog(msg) { if (process.env.E2E_VERBOSE === '1') log(`     · ${msg}`); }
-class Fail extends Error {}
-function check(cond, msg) { if (!cond) throw new Fail(msg); }
-function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
 
 // A step prints ok/FAIL. A fatal step (setup the rest depends on) stops the run; the others
 // are followed by `afterFail` (release every talk) and the run goes on, so one report shows
@@ -79,15 +78,6 @@ async function step(name, fn, { fatal = false } = {}) {
   }
 }
 
-async function waitFor(fn, what, timeout = T, every = 100) {
-  const end = Date.now() + timeout;
-  let last;
-  while (Date.now() < end) {
-    try { last = await fn(); if (last) return last; } catch (e) { last = e; }
-    await sleep(every);
-  }
-  throw new Fail(`timed out after ${timeout} ms waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
-}
 
 // ---- fake microphones ----------------------------------------------------------------------
 

@@ -9,6 +9,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, existsSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { sleep, waitFor } from '../../../tests/integration/lib/wait.mjs';
 
 export const RATE = 48000;
 const children = new Set();
@@ -20,7 +21,7 @@ export function setOnTrack(fn) { onTrack = fn; }
 // underruns and splits a burst in two; a starved parec only delivers late).
 const spawnRig = (bin, args, opts) => (process.getuid?.() === 0 ? spawn('nice', ['-n', '-10', bin, ...args], opts) : spawn(bin, args, opts));
 
-export function sleep(ms) { return new Promise((r) => setTimeout(r, ms)); }
+export { sleep };
 
 // Every child of the benchmark goes through here, so one call kills them all (also on failure).
 export function track(child, name) {
@@ -39,15 +40,6 @@ export async function killAll() {
   for (const c of children) { try { c.kill('SIGKILL'); } catch {} }
 }
 
-async function waitFor(fn, what, timeout) {
-  const end = Date.now() + timeout;
-  let last;
-  while (Date.now() < end) {
-    try { last = await fn(); if (last) return last; } catch (e) { last = e; if (e.fatal) throw e; }
-    await sleep(50);
-  }
-  throw new Error(`timed out after ${timeout} ms waiting for ${what}${last instanceof Error ? ` (${last.message})` : ''}`);
-}
 
 export class Rig {
   constructor(dir, { latencyMsec = 5, log = () => {} } = {}) {
