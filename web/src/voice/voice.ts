@@ -266,20 +266,12 @@ export class Voice {
     const vis = () => { if (document.visibilityState === 'hidden') lost(); };
     // The first touch anywhere unlocks audio, so incoming talk plays without a special tap.
     const unlock = () => { if (!this.room.audio.contextRunning) this.room.audio.unlock(); };
-    window.addEventListener('keydown', kd);
-    window.addEventListener('keyup', ku);
-    window.addEventListener('blur', lost);
-    document.addEventListener('visibilitychange', vis);
-    document.addEventListener('pointerdown', unlock, true);
-    document.addEventListener('keydown', unlock, true);
-    this.cleanups.push(() => {
-      window.removeEventListener('keydown', kd);
-      window.removeEventListener('keyup', ku);
-      window.removeEventListener('blur', lost);
-      document.removeEventListener('visibilitychange', vis);
-      document.removeEventListener('pointerdown', unlock, true);
-      document.removeEventListener('keydown', unlock, true);
-    });
+    const listeners: [EventTarget, string, (e: Event) => void, boolean][] = [
+      [window, 'keydown', kd as (e: Event) => void, false], [window, 'keyup', ku as (e: Event) => void, false], [window, 'blur', lost, false],
+      [document, 'visibilitychange', vis, false], [document, 'pointerdown', unlock, true], [document, 'keydown', unlock, true],
+    ];
+    for (const [target, type, fn, capture] of listeners) target.addEventListener(type, fn, capture);
+    this.cleanups.push(() => { for (const [target, type, fn, capture] of listeners) target.removeEventListener(type, fn, capture); });
   }
 
   // ---- room state → mesh, sending, gains ---------------------------------------------------
