@@ -42,6 +42,12 @@ bool invisible(char32_t cp) {
 }
 }  // namespace
 
+bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();)
+    if (!decode(s, i)) return false;
+  return true;
+}
+
 bool has_visible_text(std::string_view s) {
   bool visible = false;
   for (std::size_t i = 0; i < s.size();) {

@@ -6,6 +6,9 @@
 
 namespace downbeat::core {
 
+// True when `utf8` is well-formed UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF).
+bool valid_utf8(std::string_view utf8);
+
 // True when `utf8` is valid UTF-8 and has at least one code point that is neither white space
 // nor an invisible format character (zero-width spaces and joiners, BOM, bidi controls, …).
 bool has_visible_text(std::string_view utf8);

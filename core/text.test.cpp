@@ -16,6 +16,14 @@ TEST(Text, InvisibleNamesAreNotText) {
   EXPECT_FALSE(has_visible_text("\xED\xA0\x80")) << "a surrogate is invalid UTF-8";
 }
 
+TEST(Text, Utf8IsCheckedStrictly) {
+  EXPECT_TRUE(valid_utf8("Zoë 👩🏽‍🎤"));
+  EXPECT_FALSE(valid_utf8("\xC0\x80"));
+  EXPECT_FALSE(valid_utf8("\xED\xA0\x80"));
+  EXPECT_FALSE(valid_utf8("\xF4\x90\x80\x80")) << "past U+10FFFF";
+  EXPECT_FALSE(valid_utf8("ab\xE2\x82"));
+}
+
 TEST(Text, RealNamesInEveryScriptAreText) {
   for (const char* name : {"Bo", "Cy \U0001F3B8", "Zoë", "Дмитрий", "李雷", "محمد", "👩🏽‍🎤", "x"}) EXPECT_TRUE(has_visible_text(name)) << name;
 }

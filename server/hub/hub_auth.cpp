@@ -17,19 +17,6 @@ std::size_t code_points(std::string_view s) {
   return static_cast<std::size_t>(std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
 }
 
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return false;
-    for (std::size_t k = 1; k < n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-    i += n;
-  }
-  return true;
-}
-
 // People type codes from a screen: ignore case, spaces and dashes.
 std::string normalize_code(std::string_view raw) {
   std::string out;
@@ -74,7 +61,7 @@ JoinResult Hub::exchange(const std::string& address, const json::value& body) {
   std::string code = normalize_code(*code_raw);
   auto name_raw = field(body, "name");
   if (!name_raw) throw HttpError{ErrorCode::bad_request, "name is required: type the name the band will see"};
-  if (!valid_utf8(*name_raw)) throw HttpError{ErrorCode::bad_request, "name is not valid text (UTF-8)"};
+  if (!core::valid_utf8(*name_raw)) throw HttpError{ErrorCode::bad_request, "name is not valid text (UTF-8)"};
   std::string name = core::trim_invisible(*name_raw);
   if (name.empty() || !core::has_visible_text(name))
     throw HttpError{ErrorCode::bad_request, "name must not be empty: type the name the band will see (letters, digits or emoji)"};
