@@ -174,6 +174,25 @@ std::string written_note(const Note& n, char letter) {
   return out;
 }
 
+// Leading extension digits as superscripts ("7" → "⁷", "6/9" → "⁶/⁹", "m7" unchanged): a
+// Nashville "57" would read as fifty-seven, and "b7" is a chord on the flat seventh.
+std::string superscript_extension(std::string_view q) {
+  static constexpr std::array<const char*, 10> sup = {"\xE2\x81\xB0", "\xC2\xB9", "\xC2\xB2", "\xC2\xB3", "\xE2\x81\xB4",
+                                                      "\xE2\x81\xB5", "\xE2\x81\xB6", "\xE2\x81\xB7", "\xE2\x81\xB8", "\xE2\x81\xB9"};
+  std::string out;
+  std::size_t i = 0;
+  for (; i < q.size(); ++i) {
+    if (is_digit(q[i]))
+      out += sup[static_cast<std::size_t>(q[i] - '0')];
+    else if (q[i] == '/' && i > 0 && i + 1 < q.size() && is_digit(q[i + 1]))
+      out += '/';
+    else
+      break;
+  }
+  out.append(q.substr(i));
+  return out;
+}
+
 // Applies `f` to the chord inside optional parentheses ("(G)" → "(" + f("G") + ")").
 template <class F>
 std::string with_parens(std::string_view chord, F f) {
@@ -593,7 +612,7 @@ std::string nashville_chord(std::string_view chord, Key key) {
     auto parts = parse_chord(c);
     if (!parts) return std::string(c);
     std::string out = degree_names[static_cast<std::size_t>(mod12(parts->root.pc - key.root))];
-    out.append(parts->quality);
+    out.append(superscript_extension(parts->quality));
     if (parts->bass) {
       out += '/';
       out += degree_names[static_cast<std::size_t>(mod12(parts->bass->pc - key.root))];

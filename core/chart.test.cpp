@@ -152,3 +152,218 @@ TEST(ChartTranspose, SongToFMinorSpellsFlats) {
   EXPECT_EQ(rendered_chords("[C]a [F]b [G]c [Am]d", view("C", "Fm")), (Chords{"F", "Bb", "C", "Dm"}));
   EXPECT_EQ(rendered_chords("[Am]a [D]b [E]c", view("Am", "Fm")), (Chords{"Fm", "Bb", "C"}));
 }
+
+// ---- The shared vectors (protocol/vectors/chart.json) ------------------------------------------
+
+namespace {
+
+json::value load_vectors() {
+  std::ifstream in(std::string(DOWNBEAT_SOURCE_DIR) + "/protocol/vectors/chart.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return json::parse(ss.str());
+}
+
+std::optional<std::string> opt_string(const json::object& o, std::string_view key) {
+  auto* v = o.if_contains(key);
+  if (!v || !v->is_string()) return std::nullopt;
+  return std::string(v->as_string());
+}
+
+View view_of(const json::object& o) {
+  View v;
+  v.song_key = opt_string(o, "songKey");
+  v.play_key = opt_string(o, "playKey");
+  v.capo = static_cast<int>(o.at("capo").as_int64());
+  v.transpose = static_cast<int>(o.at("transpose").as_int64());
+  v.pitch = *parse_pitch(std::string(o.at("pitch").as_string()));
+  v.nashville = o.at("nashville").as_bool();
+  return v;
+}
+
+std::vector<std::string> strings(const json::value& v) {
+  std::vector<std::string> out;
+  for (const auto& s : v.as_array()) out.emplace_back(s.as_string());
+  return out;
+}
+
+}  // namespace
+
+TEST(ChartVectors, EveryCase) {
+  auto doc = load_vectors();
+  const auto& cases = doc.at("cases").as_array();
+  ASSERT_GE(cases.size(), 20u);
+  for (const auto& cv : cases) {
+    const auto& c = cv.as_object();
+    std::string name(c.at("name").as_string());
+    SCOPED_TRACE(name);
+    auto parsed = parse(std::string(c.at("input").as_string()));
+    View v = view_of(c.at("view").as_object());
+    auto r = render(parsed, v);
+    const auto& e = c.at("expect").as_object();
+    if (e.contains("key")) {
+      EXPECT_EQ(r.keys.key, opt_string(e, "key"));
+    }
+    if (e.contains("shapesKey")) {
+      EXPECT_EQ(r.keys.shapes_key, opt_string(e, "shapesKey"));
+    }
+    if (v.song_key && e.contains("key")) {  // the key card alone agrees with the rendered chart
+      auto k = keys_for(v);
+      EXPECT_EQ(k.key, r.keys.key);
+      EXPECT_EQ(k.shapes_key, r.keys.shapes_key);
+    }
+    if (e.contains("chords")) {
+      EXPECT_EQ(chords(r.chart), strings(e.at("chords")));
+    }
+    if (e.contains("title")) {
+      EXPECT_EQ(r.chart.title, opt_string(e, "title"));
+    }
+    if (e.contains("sections")) {
+      std::vector<std::string> names;
+      for (const auto& s : r.chart.sections) names.push_back(s.name.value_or(""));
+      EXPECT_EQ(names, strings(e.at("sections")));
+    }
+    if (e.contains("sectionNames")) {
+      EXPECT_EQ(section_names(parsed), strings(e.at("sectionNames")));
+    }
+    if (e.contains("texts")) {
+      std::vector<std::string> texts;
+      for (const auto& s : r.chart.sections)
+        for (const auto& l : s.lines) {
+          if (l.kind != Line::Kind::lyrics) continue;
+          std::string t;
+          for (const auto& seg : l.segments) t += seg.text;
+          texts.push_back(t);
+        }
+      EXPECT_EQ(texts, strings(e.at("texts")));
+    }
+    if (e.contains("issueLines")) {
+      std::vector<int> lines;
+      for (const auto& i : r.chart.issues) lines.push_back(i.line);
+      std::vector<int> want;
+      for (const auto& n : e.at("issueLines").as_array()) want.push_back(static_cast<int>(n.as_int64()));
+      EXPECT_EQ(lines, want);
+    }
+    if (e.contains("directives")) {
+      std::vector<std::vector<std::string>> got;
+      for (const auto& s : r.chart.sections)
+        for (const auto& l : s.lines)
+          if (l.kind == Line::Kind::directive) got.push_back({l.name, l.value});
+      std::vector<std::vector<std::string>> want;
+      for (const auto& d : e.at("directives").as_array()) want.push_back(strings(d));
+      EXPECT_EQ(got, want);
+    }
+  }
+}
+
+// ---- Exhaustive: every key, every capo, every instrument -----------------------------------------
+
+namespace {
+const std::array<const char*, 12> major_keys = {"C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"};
+const std::array<const char*, 12> minor_keys = {"Cm", "C#m", "Dm", "D#m", "Em", "Fm", "F#m", "Gm", "G#m", "Am", "Bbm", "Bm"};
+// Major keys written with flats (F Bb Eb Ab Db) and the minor keys that share their signatures.
+bool flat_key(int pc, bool minor) {
+  int major = minor ? (pc + 3) % 12 : pc;
+  return major == 5 || major == 10 || major == 3 || major == 8 || major == 1;
+}
+// The pitch class of the root a chord or key starts with ("F#m7" → 6).
+int pc_of(std::string_view chord) {
+  std::size_t n = chord.size() > 1 && (chord[1] == '#' || chord[1] == 'b') ? 2 : 1;
+  auto k = parse_key(chord.substr(0, n));
+  return k ? k->root : -1;
+}
+}  // namespace
+
+TEST(ChartTranspose, AllTwelveKeysWithEveryCapo) {
+  // I–IV–V7–vi–ii/V in C, moved to each play key with each capo.
+  const std::string src = "{key: C}\n[C]a [F]b [G7]c [Am]d [Dm/G]e";
+  for (int to = 0; to < 12; ++to) {
+    for (int capo = 0; capo <= 7; ++capo) {
+      View v = view("C", major_keys[static_cast<std::size_t>(to)], capo);
+      SCOPED_TRACE(std::string(major_keys[static_cast<std::size_t>(to)]) + " capo " + std::to_string(capo));
+      auto r = render(parse(src), v);
+      int shapes = ((to - capo) % 12 + 12) % 12;
+      // The reader's key is the play key; the shapes key is `capo` semitones lower.
+      EXPECT_EQ(r.keys.key, key_name(Key{to, false, std::nullopt}));
+      ASSERT_TRUE(r.keys.shapes_key);
+      EXPECT_EQ(pc_of(*r.keys.shapes_key), shapes);
+      auto cs = chords(r.chart);
+      ASSERT_EQ(cs.size(), 5u);
+      // Each chord is its degree above the shapes key.
+      EXPECT_EQ(pc_of(cs[0]), shapes);
+      EXPECT_EQ(pc_of(cs[1]), (shapes + 5) % 12);
+      EXPECT_EQ(pc_of(cs[2]), (shapes + 7) % 12);
+      EXPECT_EQ(pc_of(cs[3]), (shapes + 9) % 12);
+      EXPECT_TRUE(cs[2].ends_with("7"));
+      EXPECT_TRUE(cs[3].ends_with("m"));
+      auto slash = cs[4].find('/');
+      ASSERT_NE(slash, std::string::npos);
+      EXPECT_EQ(pc_of(cs[4].substr(0, slash)), (shapes + 2) % 12);
+      EXPECT_EQ(pc_of(cs[4].substr(slash + 1)), (shapes + 7) % 12);
+      // Spelled for the shapes key: no sharps in a flat key, no flats in a sharp key.
+      for (const auto& c : cs) {
+        if (shapes == 0) continue;  // C: natural key, mixed chromatic spelling
+        if (flat_key(shapes, false)) {
+          EXPECT_EQ(c.find('#'), std::string::npos) << c;
+        } else {
+          EXPECT_EQ(c.find('b'), std::string::npos) << c;
+        }
+      }
+    }
+  }
+}
+
+TEST(ChartTranspose, MinorKeysSpelledForTheirSignature) {
+  const std::string src = "[Am]a [Dm]b [E7]c [F]d [G]e [C]f";
+  for (int to = 0; to < 12; ++to) {
+    const char* key = minor_keys[static_cast<std::size_t>(to)];
+    SCOPED_TRACE(key);
+    auto r = render(parse(src), view("Am", key));
+    EXPECT_EQ(r.keys.key, key);
+    auto cs = chords(r.chart);
+    ASSERT_EQ(cs.size(), 6u);
+    EXPECT_EQ(cs[0], key);
+    EXPECT_EQ(pc_of(cs[2]), (to + 7) % 12);  // the dominant
+    EXPECT_EQ(pc_of(cs[3]), (to + 8) % 12);  // bVI
+    for (const auto& c : cs) {
+      if (to == 9) continue;  // A minor: natural
+      if (flat_key(to, true)) {
+        EXPECT_EQ(c.find('#'), std::string::npos) << c;
+      } else {
+        EXPECT_EQ(c.find('b'), std::string::npos) << c;
+      }
+    }
+  }
+  // Six accidentals: D#m by convention; a key written E♭m is read with flats.
+  EXPECT_EQ(render(parse(src), view("Am", std::nullopt, 0, Pitch::C, 6)).keys.key, "D#m");
+  EXPECT_EQ(rendered_chords(src, view("Am", "Ebm")), (Chords{"Ebm", "Abm", "Bb7", "B", "Db", "Gb"}));
+}
+
+TEST(ChartTranspose, InstrumentsReadAboveConcert) {
+  const std::string src = "[C]a [G]b";
+  for (int song = 0; song < 12; ++song) {
+    const char* key = major_keys[static_cast<std::size_t>(song)];
+    for (auto [pitch, offset] : {std::pair{Pitch::Bb, 2}, std::pair{Pitch::Eb, 9}, std::pair{Pitch::F, 7}}) {
+      auto r = render(parse(std::string("{key: C}\n") + src), view("C", key, 0, pitch));
+      SCOPED_TRACE(std::string(key) + " offset " + std::to_string(offset));
+      ASSERT_TRUE(r.keys.key);
+      EXPECT_EQ(pc_of(*r.keys.key), (song + offset) % 12);
+      EXPECT_EQ(pc_of(chords(r.chart)[0]), (song + offset) % 12);
+      EXPECT_EQ(pc_of(chords(r.chart)[1]), (song + offset + 7) % 12);
+    }
+  }
+  // Bb trumpet with a capo makes no sense but must not break: the capo still lowers the shapes.
+  auto k = keys_for(view("C", "C", 2, Pitch::Bb));
+  EXPECT_EQ(k.key, "D");
+  EXPECT_EQ(k.shapes_key, "C");
+}
+
+TEST(ChartTranspose, ViewValuesAreClamped) {
+  auto k = keys_for(view("C", "C", 12, Pitch::C, 40));
+  EXPECT_EQ(k.key, "B");         // transpose 11
+  EXPECT_EQ(k.shapes_key, "E");  // capo 7
+  EXPECT_EQ(keys_for(view("nonsense")).key, std::nullopt);
+  EXPECT_EQ(transpose_chord("Hm7", 2, std::nullopt), "Hm7");
+  EXPECT_EQ(transpose_chord("Em", 1, parse_key("F")), "Fm");
+  EXPECT_EQ(nashville_chord("Bb7", *parse_key("F")), "4\xE2\x81\xB7");
+}
