@@ -298,8 +298,9 @@ class Parser {
   }
 
  private:
-  void issue(int line, std::string message) {
-    if (out_.issues.size() < max_issues) out_.issues.push_back({line, std::move(message)});
+  // At most max_issues, except that the UTF-8 one is always kept (an import is refused on it).
+  void issue(int line, std::string message, bool always = false) {
+    if (always || out_.issues.size() < max_issues) out_.issues.push_back({line, std::move(message)});
   }
 
   void push() {
@@ -330,7 +331,8 @@ class Parser {
       if (!utf8_reported_) {
         utf8_reported_ = true;
         issue(number, "Line " + std::to_string(number) +
-                          " is not valid UTF-8 (shown with \xEF\xBF\xBD); save the file as UTF-8 and import it again.");
+                          " is not valid UTF-8 (shown with \xEF\xBF\xBD); save the file as UTF-8 and import it again.",
+              true);
       }
     }
     std::string_view l = trim_end(raw);
