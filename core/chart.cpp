@@ -268,6 +268,15 @@ std::string default_section_name(std::string_view kind) {
   return out;
 }
 
+// A section label: `Verse 2`, or ChordPro 6's attribute form `label="Verse 2"`.
+std::string section_label(std::string value) {
+  std::string_view v = value;
+  if (!v.starts_with("label=")) return value;
+  v.remove_prefix(6);
+  if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) v = v.substr(1, v.size() - 2);
+  return std::string(trim(v));
+}
+
 // The section a comment like "Verse 2" or "Pre-Chorus" starts, if it names one.
 std::optional<std::string> comment_section_kind(std::string_view value) {
   static constexpr std::array<std::string_view, 16> words = {
@@ -398,6 +407,7 @@ class Parser {
     std::string written = lower(body.substr(0, end));
     std::string value(trim(end < body.size() ? body.substr(end + 1) : std::string_view{}));
     std::string name = long_name(written);
+    if (name.starts_with("start_of_") || name == "chorus") value = section_label(std::move(value));
 
     if (name.starts_with("start_of_")) {
       push();

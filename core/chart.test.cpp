@@ -69,6 +69,17 @@ TEST(ChartParse, MetadataDirectivesAndSections) {
   EXPECT_TRUE(c.issues.empty());
 }
 
+TEST(ChartParse, SectionLabelsInBothForms) {
+  auto c = parse("{start_of_verse label=\"Verse 2\"}\n[C]a\n{end_of_verse}\n{start_of_chorus: Refrain}\n[F]b\n{eoc}\n"
+                 "{chorus: label=\"Chorus 2\"}\n{start_of_intro}\n[G]c\n{end_of_intro}\n{start_of_}\n");
+  EXPECT_EQ(section_names(c), (std::vector<std::string>{"Verse 2", "Refrain", "Chorus 2", "Intro", "Section"}));
+  ASSERT_EQ(c.sections.size(), 5u);
+  // {chorus} repeats the last chorus' lines.
+  ASSERT_EQ(c.sections[2].lines.size(), 1u);
+  EXPECT_EQ(c.sections[2].lines[0].segments[0].chord, "F");
+  EXPECT_EQ(c.sections[3].kind, "intro");
+}
+
 TEST(ChartParse, UnknownDirectivesAreKeptAsLines) {
   auto c = parse("{title: X}\n{textfont: Courier}\n{x_custom: 1 2 3}\n[C]la\n");
   ASSERT_EQ(c.sections.size(), 1u);
