@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "core/text.hpp"
 
@@ -301,6 +303,7 @@ class Parser {
  public:
   Chart run(std::string_view text) {
     auto lines = split_lines(text);
+    recall_budget_ = lines.size();
     for (std::size_t i = 0; i < lines.size(); ++i) line(static_cast<int>(i + 1), lines[i]);
     push();
     return std::move(out_);
@@ -324,12 +327,11 @@ class Parser {
   }
 
   void set_meta(const std::string& name, std::string value) {
-    for (auto& [k, v] : out_.meta)
-      if (k == name) {
-        v = value;
-        return;
-      }
-    out_.meta.emplace_back(name, std::move(value));
+    auto [it, added] = meta_index_.try_emplace(name, out_.meta.size());
+    if (added)
+      out_.meta.emplace_back(name, std::move(value));
+    else
+      out_.meta[it->second].second = std::move(value);
   }
 
   void line(int number, std::string_view raw) {
@@ -433,7 +435,12 @@ class Parser {
     }
     if (name == "chorus") {  // recall the last chorus
       push();
-      cur_ = Section{value.empty() ? std::string("Chorus") : value, "chorus", last_chorus_};
+      cur_ = Section{value.empty() ? std::string("Chorus") : value, "chorus", {}};
+      // Copies are bounded by the input's size: a file of {chorus} lines cannot grow a huge chart.
+      if (last_chorus_.size() <= recall_budget_) {
+        recall_budget_ -= last_chorus_.size();
+        cur_.lines = last_chorus_;
+      }
       push();
       return;
     }
@@ -471,6 +478,8 @@ class Parser {
   Chart out_;
   Section cur_{std::nullopt, "none", {}};
   std::vector<Line> last_chorus_;
+  std::unordered_map<std::string, std::size_t> meta_index_;  // name → position in out_.meta
+  std::size_t recall_budget_ = 0;  // lines {chorus} may still copy
   bool utf8_reported_ = false;
 };
 
@@ -517,8 +526,9 @@ Chart parse(std::string_view text) { return Parser{}.run(text); }
 
 std::vector<std::string> section_names(const Chart& chart) {
   std::vector<std::string> names;
+  std::unordered_set<std::string_view> seen;
   for (const auto& s : chart.sections)
-    if (s.name && std::find(names.begin(), names.end(), *s.name) == names.end()) names.push_back(*s.name);
+    if (s.name && seen.insert(*s.name).second) names.push_back(*s.name);
   return names;
 }
 

@@ -80,6 +80,27 @@ TEST(ChartParse, SectionLabelsInBothForms) {
   EXPECT_EQ(c.sections[3].kind, "intro");
 }
 
+TEST(ChartParse, RecalledChorusesStayBoundedByTheInput) {
+  std::string src = "{soc}\n";
+  for (int i = 0; i < 2000; ++i) src += "[C]la\n";
+  src += "{eoc}\n";
+  for (int i = 0; i < 2000; ++i) src += "{chorus}\n";
+  auto c = parse(src);
+  std::size_t lines = 0;
+  for (const auto& s : c.sections) lines += s.lines.size();
+  EXPECT_EQ(c.sections.size(), 2001u);  // every recall is still a section
+  EXPECT_LE(lines, 2u * 4003u);
+}
+
+TEST(ChartParse, ManyDistinctNamesStayLinear) {
+  // A 1.5 MB upload of distinct directives and section comments: each is kept, and it parses.
+  std::string src;
+  for (int i = 0; i < 60000; ++i) src += "{x" + std::to_string(i) + ": v}\n{c: Verse " + std::to_string(i) + "}\n";
+  auto c = parse(src);
+  EXPECT_EQ(c.meta.size(), 60000u);
+  EXPECT_EQ(section_names(c).size(), 60000u);
+}
+
 TEST(ChartParse, UnknownDirectivesAreKeptAsLines) {
   auto c = parse("{title: X}\n{textfont: Courier}\n{x_custom: 1 2 3}\n[C]la\n");
   ASSERT_EQ(c.sections.size(), 1u);
