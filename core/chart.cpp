@@ -168,6 +168,74 @@ const std::array<const char*, 12>& names_for(std::optional<Key> key) {
   return key_uses_flats(*key) ? flat_names : sharp_names;
 }
 
+// ---- Spelling by scale degree ---------------------------------------------------------------
+// A chord root is spelled with the letter of its scale degree in the target key (so B♭ in G is
+// the flat third, never A♯), with at most one accidental and never C♭ F♭ E♯ B♯ (then the key's
+// sharp/flat table decides). A slash bass is spelled as an interval above the chord's root
+// (E/G♯, not E/A♭). Rules and examples: docs/charts.md.
+
+constexpr std::array<int, 7> letter_pcs = {0, 2, 4, 5, 7, 9, 11};  // C D E F G A B
+constexpr std::string_view letters = "CDEFGAB";
+
+// Letter steps above the tonic for each semitone degree. Chromatic degrees in major: #1, b3, #4,
+// b6, b7; in minor: b2, 3 (Picardy, V/iv), #4, 6 (Dorian), 7 (leading tone).
+constexpr std::array<int, 12> major_steps = {0, 0, 1, 2, 2, 3, 3, 4, 5, 5, 6, 6};
+constexpr std::array<int, 12> minor_steps = {0, 1, 1, 2, 2, 3, 3, 4, 5, 5, 6, 6};
+// Letter steps above a chord root for a bass at each interval (−1: the tritone, spelled by the key).
+constexpr std::array<int, 12> chord_steps = {0, 1, 1, 2, 2, 3, -1, 4, 5, 5, 6, 6};
+
+int letter_index(char c) {
+  auto i = letters.find(c);
+  return i == std::string_view::npos ? 0 : static_cast<int>(i);
+}
+
+std::optional<std::string> spell_with_letter(int pc, int letter) {
+  int diff = mod12(pc - letter_pcs[static_cast<std::size_t>(letter)]);
+  std::string out(1, letters[static_cast<std::size_t>(letter)]);
+  if (diff == 0) return out;
+  if (diff == 1 && letter != 2 && letter != 6) return out + "#";   // no E#, B#
+  if (diff == 11 && letter != 0 && letter != 3) return out + "b";  // no Cb, Fb
+  return std::nullopt;
+}
+
+struct Spelled {
+  std::string name;
+  int letter = 0;
+};
+
+Spelled from_table(int pc, std::optional<Key> key) {
+  std::string name = names_for(key)[static_cast<std::size_t>(pc)];
+  return {name, letter_index(name[0])};
+}
+
+// Diminished chords lead up a half step, so they take the raised degree (G#° in C, not Ab°).
+bool is_diminished(std::string_view q) {
+  for (std::string_view p : {"dim", "\xC2\xB0", "o", "\xC3\xB8", "\xC3\x98", "m7b5", "m7-5", "mi7b5", "min7b5"})
+    if (q.starts_with(p)) return true;
+  return false;
+}
+
+Spelled spell_root(int pc, std::optional<Key> key, bool diminished) {
+  if (!key) return from_table(pc, key);
+  int degree = mod12(pc - key->root);
+  int step = (key->minor ? minor_steps : major_steps)[static_cast<std::size_t>(degree)];
+  if (diminished) {
+    if (degree == 1) step = 0;  // #1
+    if (degree == 3) step = 1;  // #2
+    if (degree == 8) step = 4;  // #5
+  }
+  int letter = (letter_index(key_name(*key)[0]) + step) % 7;
+  if (auto name = spell_with_letter(pc, letter)) return {*name, letter};
+  return from_table(pc, key);
+}
+
+std::string spell_bass(int pc, const Spelled& root, int root_pc, std::optional<Key> key) {
+  int step = chord_steps[static_cast<std::size_t>(mod12(pc - root_pc))];
+  if (step >= 0)
+    if (auto name = spell_with_letter(pc, (root.letter + step) % 7)) return *name;
+  return spell_root(pc, key, false).name;
+}
+
 // The root of a key or chord as written, in ASCII ("E♭" → "Eb").
 std::string written_note(const Note& n, char letter) {
   std::string out(1, letter);
@@ -618,12 +686,13 @@ std::string transpose_chord(std::string_view chord, int semitones, std::optional
   return with_parens(chord, [&](std::string_view c) {
     auto parts = parse_chord(c);
     if (!parts || mod12(semitones) == 0) return std::string(c);
-    const auto& names = names_for(target);
-    std::string out = names[static_cast<std::size_t>(mod12(parts->root.pc + semitones))];
+    int root_pc = mod12(parts->root.pc + semitones);
+    Spelled root = spell_root(root_pc, target, is_diminished(parts->quality));
+    std::string out = root.name;
     out.append(parts->quality);
     if (parts->bass) {
       out += '/';
-      out += names[static_cast<std::size_t>(mod12(parts->bass->pc + semitones))];
+      out += spell_bass(mod12(parts->bass->pc + semitones), root, root_pc, target);
     }
     return out;
   });

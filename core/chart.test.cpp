@@ -399,3 +399,31 @@ TEST(ChartTranspose, ViewValuesAreClamped) {
   EXPECT_EQ(transpose_chord("Em", 1, parse_key("F")), "Fm");
   EXPECT_EQ(nashville_chord("Bb7", *parse_key("F")), "4\xE2\x81\xB7");
 }
+
+TEST(ChartTranspose, EverySpellingIsOneAccidentalAndTheRightPitch) {
+  // Every root and bass pitch, in every key (major, minor, written with a flat or a sharp).
+  std::vector<std::string> keys;
+  for (const char* k : major_keys) keys.emplace_back(k);
+  for (const char* k : minor_keys) keys.emplace_back(k);
+  for (const char* k : {"Gb", "Ebm", "A#", "Cb", "C#", "G#", "Abm"}) keys.emplace_back(k);
+  const std::array<const char*, 12> roots = {"C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"};
+  for (const auto& key : keys) {
+    for (int shift = 1; shift < 12; ++shift) {
+      for (int r = 0; r < 12; ++r) {
+        for (const char* q : {"", "m", "dim7", "7"}) {
+          for (int b = 0; b < 12; ++b) {
+            std::string chord = std::string(roots[static_cast<std::size_t>(r)]) + q + "/" + roots[static_cast<std::size_t>(b)];
+            std::string out = transpose_chord(chord, shift, parse_key(key));
+            SCOPED_TRACE(key + ": " + chord + " +" + std::to_string(shift) + " = " + out);
+            for (const char* bad : {"bb", "##", "Cb", "Fb", "E#", "B#", "#b", "b#"}) EXPECT_EQ(out.find(bad), std::string::npos);
+            auto slash = out.find('/');
+            ASSERT_NE(slash, std::string::npos);
+            EXPECT_EQ(pc_of(out), (r + shift) % 12);
+            EXPECT_EQ(pc_of(out.substr(slash + 1)), (b + shift) % 12);
+            EXPECT_NE(out.find(q), std::string::npos);
+          }
+        }
+      }
+    }
+  }
+}
