@@ -11,6 +11,7 @@ DEB_PACKAGES=(
   libgtest-dev libgmock-dev
   clang libclang-rt-14-dev
   nodejs npm chromium
+  emscripten
   iproute2 openssl ca-certificates fonts-noto-color-emoji
   prometheus
   pulseaudio pulseaudio-utils xvfb

@@ -18,7 +18,8 @@ export default defineConfig({
       injectRegister: null, // registered in src/main.tsx through virtual:pwa-register
       manifest: false, // public/manifest.webmanifest is the manifest, linked from index.html
       workbox: {
-        globPatterns: ['**/*.{js,css,html,svg,png,ico,webmanifest}'],
+        // chart.wasm (core/chart, the ChordPro parser) is precached so charts and transpositions work offline.
+        globPatterns: ['**/*.{js,css,html,svg,png,ico,webmanifest,wasm}'],
         navigateFallback: 'index.html',
         // The server's own endpoints are never answered from the cache.
         navigateFallbackDenylist: [/^\/ws(\/|$|\?)/, /^\/auth\//, /^\/api\//, /^\/metrics(\/|$|\?)/, /^\/healthz(\/|$|\?)/, /^\/readyz(\/|$|\?)/],
