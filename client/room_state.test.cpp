@@ -77,3 +77,55 @@ TEST(RoomState, ALateOlderAnchorNeverRollsTheTempoBack) {
   EXPECT_EQ(s.tempo->rev, 2);
   EXPECT_EQ(s.tempo->bpm, 128.0);
 }
+
+TEST(RoomState, SlotUpdateEditsInPlaceAndKeepsTheHolder) {
+  auto s = snapshot();
+  EXPECT_TRUE(s.apply_event("slot.update", obj(R"({"slot":{"id":"s1","name":"Keys","instrument":null,"group":null,
+      "transpose":0,"capo":3,"pitch":"Bb","participant":"p2"}})")));
+  EXPECT_EQ(s.slot("s1")->at("capo").as_int64(), 3);
+  EXPECT_EQ(s.slot("s1")->at("pitch").as_string(), "Bb");
+  EXPECT_EQ(s.participant("p2")->at("slot").as_string(), "s1");
+}
+
+TEST(RoomState, AMoveIsAReleaseThenAnAssign) {
+  auto s = snapshot();
+  s.apply_event("slot.release", obj(R"({"slot":{"id":"s1","name":"Keys","participant":null}})"));
+  s.apply_event("slot.assign", obj(R"({"slot":{"id":"s2","name":"Drums","participant":"p2"}})"));
+  EXPECT_TRUE(s.slot("s1")->at("participant").is_null());
+  EXPECT_EQ(s.participant("p2")->at("slot").as_string(), "s2");
+}
+
+namespace {
+std::string texts(const json::array& cues) {
+  std::string out;
+  for (const auto& c : cues) out += std::string(c.at("text").as_string()) + ";";
+  return out;
+}
+json::object cue(std::string_view id, std::string_view text, std::string_view group) {
+  json::object c{{"id", id}, {"from", "p1"}, {"text", text}, {"color", "red"}, {"at", 1}};
+  c["group"] = group.empty() ? json::value(nullptr) : json::value(group);
+  return {{"cue", c}};
+}
+}  // namespace
+
+TEST(RoomState, CuesArePerGroupAndComeWithTheSnapshot) {
+  auto s = snapshot();
+  EXPECT_TRUE(s.cues.empty());
+  EXPECT_TRUE(s.apply_event("cue", cue("cu11", "Tag", "band")));
+  s.apply_event("cue", cue("cu12", "Check", "tech"));
+  EXPECT_EQ(texts(s.cues), "Tag;Check;");
+  s.apply_event("cue", cue("cu13", "Out", "band"));
+  EXPECT_EQ(texts(s.cues), "Check;Out;") << "a group cue replaces that group's";
+  EXPECT_TRUE(s.apply_event("cue.clear", obj(R"({"group":"tech"})")));
+  EXPECT_EQ(texts(s.cues), "Out;");
+  s.apply_event("cue", cue("cu15", "Stop", ""));
+  EXPECT_EQ(texts(s.cues), "Stop;") << "a cue to everyone replaces every cue";
+  s.apply_event("cue.clear", obj(R"({"group":null})"));
+  EXPECT_TRUE(s.cues.empty());
+
+  RoomState late;
+  late.apply_snapshot(obj(R"({"seq":20,"room":{"id":"r1","name":"R"},"participants":[],"slots":[],"songs":[],"setlists":[],
+    "active_setlist":null,"song_current":null,"tempo":null,"ptt":[],
+    "cues":[{"id":"cu19","from":"p1","text":"Bridge","color":"blue","group":null,"at":7}]})"));
+  EXPECT_EQ(texts(late.cues), "Bridge;") << "a late joiner sees the current cue";
+}
