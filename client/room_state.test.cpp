@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
 
 using namespace downbeat;
 namespace json = boost::json;
@@ -128,4 +132,52 @@ TEST(RoomState, CuesArePerGroupAndComeWithTheSnapshot) {
     "active_setlist":null,"song_current":null,"tempo":null,"ptt":[],
     "cues":[{"id":"cu19","from":"p1","text":"Bridge","color":"blue","group":null,"at":7}]})"));
   EXPECT_EQ(texts(late.cues), "Bridge;") << "a late joiner sees the current cue";
+}
+
+// The same vectors as web/src/state.test.ts: both reducers must end in the same room.
+TEST(RoomState, SharedReducerVectors) {
+  std::ifstream in(std::string(DOWNBEAT_SOURCE_DIR) + "/protocol/vectors/room_events.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const auto vectors = json::parse(ss.str()).as_object();
+  const auto& cases = vectors.at("cases").as_array();
+  ASSERT_GE(cases.size(), 5u);
+  for (const auto& c : cases) {
+    const auto& name = c.at("name").as_string();
+    RoomState s;
+    s.apply_snapshot(vectors.at("snapshot").as_object());
+    for (const auto& ev : c.at("events").as_array()) {
+      const auto& e = ev.as_object();
+      EXPECT_TRUE(s.apply_event(e.at("type").as_string(), e.at("data").as_object())) << name << ": " << e.at("type").as_string();
+      s.seq = e.at("seq").as_int64();  // what Client does for an event with a seq
+    }
+    const auto& expect = c.at("expect").as_object();
+    if (const auto* cues = expect.if_contains("cues")) {
+      std::vector<std::string> got, want;
+      for (const auto& q : s.cues)
+        got.push_back((q.at("group").is_null() ? std::string("*") : std::string(q.at("group").as_string())) + ":" + std::string(q.at("text").as_string()));
+      for (const auto& w : cues->as_array()) want.emplace_back(w.as_string());
+      EXPECT_EQ(got, want) << name;
+    }
+    if (const auto* holders = expect.if_contains("holders"))
+      for (const auto& [slot, holder] : holders->as_object()) {
+        ASSERT_TRUE(s.slot(slot)) << name << ": " << slot;
+        EXPECT_EQ(json::serialize(s.slot(slot)->at("participant")), json::serialize(holder)) << name << ": " << slot;
+      }
+    if (const auto* ps = expect.if_contains("participant_slots"))
+      for (const auto& [p, slot] : ps->as_object()) {
+        ASSERT_TRUE(s.participant(p)) << name << ": " << p;
+        EXPECT_EQ(json::serialize(s.participant(p)->at("slot")), json::serialize(slot)) << name << ": " << p;
+      }
+    if (const auto* slots = expect.if_contains("slots")) {
+      for (const auto& [slot, fields] : slots->as_object()) {
+        for (const auto& [k, v] : fields.as_object()) {
+          EXPECT_EQ(json::serialize(s.slot(slot)->at(k)), json::serialize(v)) << name << ": " << slot << "." << k;
+        }
+      }
+    }
+    if (const auto* seq = expect.if_contains("seq")) {
+      EXPECT_EQ(s.seq, seq->as_int64()) << name;
+    }
+  }
 }

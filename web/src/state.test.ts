@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { reduce, emptyState, currentSong, mySlot, visibleCues, dismissCue, type RoomState } from './state';
 import type { Snapshot, ServerEvent } from './model';
+import vectors from '../../protocol/vectors/room_events.json';
 
 const snap: Snapshot = {
   seq: 10,
@@ -181,5 +182,23 @@ describe('room state reducer', () => {
     expect(mySlot(s)?.name).toBe('Drums');
     expect(s.slots.find((x) => x.id === 's1')?.participant).toBeNull();
     expect(s.seq).toBe(14);
+  });
+
+  // The same vectors as client/room_state.test.cpp: both reducers must end in the same room.
+  describe('shared reducer vectors', () => {
+    for (const c of vectors.cases) {
+      it(c.name, () => {
+        const s = apply(emptyState, { type: 'snapshot', data: vectors.snapshot as unknown as Snapshot }, ...(c.events as unknown as ServerEvent[]));
+        const expect_ = c.expect as {
+          cues?: string[]; holders?: Record<string, string | null>; participant_slots?: Record<string, string | null>;
+          slots?: Record<string, Record<string, unknown>>; seq?: number;
+        };
+        if (expect_.cues) expect(s.cues.map((q) => `${q.group ?? '*'}:${q.text}`)).toEqual(expect_.cues);
+        for (const [slot, holder] of Object.entries(expect_.holders ?? {})) expect(s.slots.find((x) => x.id === slot)?.participant).toBe(holder);
+        for (const [p, slot] of Object.entries(expect_.participant_slots ?? {})) expect(s.participants.find((x) => x.id === p)?.slot).toBe(slot);
+        for (const [slot, fields] of Object.entries(expect_.slots ?? {})) expect(s.slots.find((x) => x.id === slot)).toMatchObject(fields);
+        if (expect_.seq !== undefined) expect(s.seq).toBe(expect_.seq);
+      });
+    }
   });
 });
