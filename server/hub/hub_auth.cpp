@@ -69,9 +69,10 @@ JoinResult Hub::exchange(const std::string& address, const json::value& body) {
   std::string code = normalize_code(*code_raw);
   auto wrong = [&](std::string msg) {
     auto& recent = guesses.recent_wrong;
-    if (std::find(recent.begin(), recent.end(), code) == recent.end()) {
+    // Codes longer than any real one are never remembered (they would only cost memory): each counts.
+    if (code.size() > 32 || std::find(recent.begin(), recent.end(), code) == recent.end()) {
       guesses.budget.try_take(now);
-      recent.push_back(code);
+      if (code.size() <= 32) recent.push_back(code);
       if (recent.size() > 4) recent.erase(recent.begin());
     }
     metrics_.inc("downbeat_auth_failures_total", "reason=\"bad_code\"");
