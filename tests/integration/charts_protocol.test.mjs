@@ -121,12 +121,15 @@ test('a tech may cue and clear the tech group only, and is told so', async () =>
   await tech.ok('cue.clear', { group: 'tech' });
 });
 
-test('the current cue survives a server restart', async () => {
+test('the current cue and every slot\'s capo and pitch survive a server restart', async () => {
   const { event } = await md.ok('cue', { text: 'Last song', color: 'purple' });
+  const before = await freshSnapshot(mu.session);
   await server.stop();
   await server.start({ port: server.port });
   const snap = await freshSnapshot(mu.session);
   assert.deepEqual(snap.cues, [event.data.cue]);
+  assert.deepEqual(snap.slots, before.slots);
+  assert.ok(snap.slots.some((s) => s.pitch === 'Eb'), 'the alto sax slot is still an Eb instrument');
   // The long-lived clients of this file reconnect for the tests that follow.
   md = await Client.connect(server, md.session);
   mu = await Client.connect(server, mu.session);
