@@ -3,6 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
 
 using namespace downbeat;
 namespace json = boost::json;
@@ -76,4 +80,104 @@ TEST(RoomState, ALateOlderAnchorNeverRollsTheTempoBack) {
   ASSERT_TRUE(s.tempo);
   EXPECT_EQ(s.tempo->rev, 2);
   EXPECT_EQ(s.tempo->bpm, 128.0);
+}
+
+TEST(RoomState, SlotUpdateEditsInPlaceAndKeepsTheHolder) {
+  auto s = snapshot();
+  EXPECT_TRUE(s.apply_event("slot.update", obj(R"({"slot":{"id":"s1","name":"Keys","instrument":null,"group":null,
+      "transpose":0,"capo":3,"pitch":"Bb","participant":"p2"}})")));
+  EXPECT_EQ(s.slot("s1")->at("capo").as_int64(), 3);
+  EXPECT_EQ(s.slot("s1")->at("pitch").as_string(), "Bb");
+  EXPECT_EQ(s.participant("p2")->at("slot").as_string(), "s1");
+}
+
+TEST(RoomState, AMoveIsAReleaseThenAnAssign) {
+  auto s = snapshot();
+  s.apply_event("slot.release", obj(R"({"slot":{"id":"s1","name":"Keys","participant":null}})"));
+  s.apply_event("slot.assign", obj(R"({"slot":{"id":"s2","name":"Drums","participant":"p2"}})"));
+  EXPECT_TRUE(s.slot("s1")->at("participant").is_null());
+  EXPECT_EQ(s.participant("p2")->at("slot").as_string(), "s2");
+}
+
+namespace {
+std::string texts(const json::array& cues) {
+  std::string out;
+  for (const auto& c : cues) out += std::string(c.at("text").as_string()) + ";";
+  return out;
+}
+json::object cue(std::string_view id, std::string_view text, std::string_view group) {
+  json::object c{{"id", id}, {"from", "p1"}, {"text", text}, {"color", "red"}, {"at", 1}};
+  c["group"] = group.empty() ? json::value(nullptr) : json::value(group);
+  return {{"cue", c}};
+}
+}  // namespace
+
+TEST(RoomState, CuesArePerGroupAndComeWithTheSnapshot) {
+  auto s = snapshot();
+  EXPECT_TRUE(s.cues.empty());
+  EXPECT_TRUE(s.apply_event("cue", cue("cu11", "Tag", "band")));
+  s.apply_event("cue", cue("cu12", "Check", "tech"));
+  EXPECT_EQ(texts(s.cues), "Tag;Check;");
+  s.apply_event("cue", cue("cu13", "Out", "band"));
+  EXPECT_EQ(texts(s.cues), "Check;Out;") << "a group cue replaces that group's";
+  EXPECT_TRUE(s.apply_event("cue.clear", obj(R"({"group":"tech"})")));
+  EXPECT_EQ(texts(s.cues), "Out;");
+  s.apply_event("cue", cue("cu15", "Stop", ""));
+  EXPECT_EQ(texts(s.cues), "Stop;") << "a cue to everyone replaces every cue";
+  s.apply_event("cue.clear", obj(R"({"group":null})"));
+  EXPECT_TRUE(s.cues.empty());
+
+  RoomState late;
+  late.apply_snapshot(obj(R"({"seq":20,"room":{"id":"r1","name":"R"},"participants":[],"slots":[],"songs":[],"setlists":[],
+    "active_setlist":null,"song_current":null,"tempo":null,"ptt":[],
+    "cues":[{"id":"cu19","from":"p1","text":"Bridge","color":"blue","group":null,"at":7}]})"));
+  EXPECT_EQ(texts(late.cues), "Bridge;") << "a late joiner sees the current cue";
+}
+
+// The same vectors as web/src/state.test.ts: both reducers must end in the same room.
+TEST(RoomState, SharedReducerVectors) {
+  std::ifstream in(std::string(DOWNBEAT_SOURCE_DIR) + "/protocol/vectors/room_events.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const auto vectors = json::parse(ss.str()).as_object();
+  const auto& cases = vectors.at("cases").as_array();
+  ASSERT_GE(cases.size(), 5u);
+  for (const auto& c : cases) {
+    const auto& name = c.at("name").as_string();
+    RoomState s;
+    s.apply_snapshot(vectors.at("snapshot").as_object());
+    for (const auto& ev : c.at("events").as_array()) {
+      const auto& e = ev.as_object();
+      EXPECT_TRUE(s.apply_event(e.at("type").as_string(), e.at("data").as_object())) << name << ": " << e.at("type").as_string();
+      s.seq = e.at("seq").as_int64();  // what Client does for an event with a seq
+    }
+    const auto& expect = c.at("expect").as_object();
+    if (const auto* cues = expect.if_contains("cues")) {
+      std::vector<std::string> got, want;
+      for (const auto& q : s.cues)
+        got.push_back((q.at("group").is_null() ? std::string("*") : std::string(q.at("group").as_string())) + ":" + std::string(q.at("text").as_string()));
+      for (const auto& w : cues->as_array()) want.emplace_back(w.as_string());
+      EXPECT_EQ(got, want) << name;
+    }
+    if (const auto* holders = expect.if_contains("holders"))
+      for (const auto& [slot, holder] : holders->as_object()) {
+        ASSERT_TRUE(s.slot(slot)) << name << ": " << slot;
+        EXPECT_EQ(json::serialize(s.slot(slot)->at("participant")), json::serialize(holder)) << name << ": " << slot;
+      }
+    if (const auto* ps = expect.if_contains("participant_slots"))
+      for (const auto& [p, slot] : ps->as_object()) {
+        ASSERT_TRUE(s.participant(p)) << name << ": " << p;
+        EXPECT_EQ(json::serialize(s.participant(p)->at("slot")), json::serialize(slot)) << name << ": " << p;
+      }
+    if (const auto* slots = expect.if_contains("slots")) {
+      for (const auto& [slot, fields] : slots->as_object()) {
+        for (const auto& [k, v] : fields.as_object()) {
+          EXPECT_EQ(json::serialize(s.slot(slot)->at(k)), json::serialize(v)) << name << ": " << slot << "." << k;
+        }
+      }
+    }
+    if (const auto* seq = expect.if_contains("seq")) {
+      EXPECT_EQ(s.seq, seq->as_int64()) << name;
+    }
+  }
 }

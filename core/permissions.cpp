@@ -11,11 +11,13 @@ struct Entry {
   bool md, musician, tech, viewer;
 };
 
-// Musicians may use slot.assign / slot.release only for themselves; the room logic checks that part.
+// Musicians may use slot.assign / slot.release only for themselves, and techs may cue / clear only
+// the "tech" group; the room logic checks those parts.
 constexpr std::array kTable{
     //     command              md     musician tech   viewer
     Entry{"time.ping",          true,  true,  true,  true},
     Entry{"slot.create",        true,  false, false, false},
+    Entry{"slot.update",        true,  false, false, false},
     Entry{"slot.delete",        true,  false, false, false},
     Entry{"slot.assign",        true,  true,  false, false},
     Entry{"slot.release",       true,  true,  false, false},
@@ -28,7 +30,8 @@ constexpr std::array kTable{
     Entry{"tempo.set",          true,  false, false, false},
     Entry{"tempo.start",        true,  false, false, false},
     Entry{"tempo.stop",         true,  false, false, false},
-    Entry{"cue",                true,  false, false, false},
+    Entry{"cue",                true,  false, true,  false},
+    Entry{"cue.clear",          true,  false, true,  false},
     Entry{"ptt.press",          true,  true,  true,  false},
     Entry{"ptt.release",        true,  true,  true,  false},
     Entry{"rtc.offer",          true,  true,  true,  false},

@@ -22,8 +22,15 @@ TEST(Permissions, TableMatchesSchemaForEveryRoleAndCommand) {
 
 TEST(Permissions, MusiciansCannotChangeTheMusic) {
   for (const char* t : {"song.create", "song.update", "song.delete", "setlist.update", "song.current", "tempo.set", "tempo.start",
-                        "tempo.stop", "cue", "participant.kick", "slot.create", "slot.delete"})
+                        "tempo.stop", "cue", "cue.clear", "participant.kick", "slot.create", "slot.update", "slot.delete"})
     EXPECT_FALSE(role_may(Role::musician, t)) << t;
+}
+
+TEST(Permissions, TechsMayCueButNotChangeTheMusic) {
+  // Which group a tech may cue is the room's rule ("tech" only); the table lets the command through.
+  EXPECT_TRUE(role_may(Role::tech, "cue"));
+  EXPECT_TRUE(role_may(Role::tech, "cue.clear"));
+  for (const char* t : {"song.current", "tempo.set", "slot.update", "slot.assign", "setlist.update"}) EXPECT_FALSE(role_may(Role::tech, t)) << t;
 }
 
 TEST(Permissions, ViewersOnlyWatch) {

@@ -73,6 +73,8 @@ json::object Room::slot_json(const Slot& s) {
           {"instrument", str_or_null(s.instrument)},
           {"group", str_or_null(s.group)},
           {"transpose", s.transpose},
+          {"capo", s.capo},
+          {"pitch", s.pitch},
           {"participant", str_or_null(s.participant)}};
 }
 
@@ -83,6 +85,10 @@ Slot Room::slot_from_json(const json::object& o) {
   s.instrument = str_or(o, "instrument");
   s.group = str_or(o, "group");
   if (const auto* t = o.if_contains("transpose"); t && t->is_number()) s.transpose = static_cast<int>(t->to_number<std::int64_t>());
+  // Rows stored before capo and pitch existed read as no capo, concert pitch.
+  if (const auto* c = o.if_contains("capo"); c && c->is_number()) s.capo = static_cast<int>(std::clamp<std::int64_t>(c->to_number<std::int64_t>(), 0, 7));
+  s.pitch = str_or(o, "pitch", "C");
+  if (s.pitch != "Bb" && s.pitch != "Eb" && s.pitch != "F") s.pitch = "C";
   s.participant = str_or(o, "participant");
   return s;
 }
@@ -117,7 +123,7 @@ json::object Room::participant_json(const Participant& p) const {
 json::object Room::settings_json() const {
   json::array talk_all;
   for (Role r : talk_all_) talk_all.push_back(json::value(to_string(r)));
-  return {{"self_claim", self_claim_}, {"talk_all", std::move(talk_all)}};
+  return {{"self_claim", self_claim_}, {"talk_all", std::move(talk_all)}, {"song_count_in", song_count_in_}};
 }
 
 json::object Room::room_json() const { return {{"id", id_}, {"name", name_}, {"settings", settings_json()}}; }
@@ -164,7 +170,7 @@ json::object Room::snapshot() const {
   return {{"seq", seq_},           {"room", room_json()}, {"participants", std::move(participants)},
           {"slots", std::move(slots)}, {"songs", std::move(songs)}, {"setlists", std::move(setlists)},
           {"active_setlist", active},   {"song_current", current}, {"tempo", to_json(tempo_)},
-          {"ptt", std::move(ptt)}};
+          {"ptt", std::move(ptt)},      {"cues", cues_}};
 }
 
 // ---------------------------------------------------------------- planning
@@ -178,14 +184,15 @@ Outcome Room::plan(const Actor& actor, const Command& cmd, std::int64_t now_us) 
   const std::string& t = cmd.type;
   // Text people read on every screen must be visible: not spaces, not zero-width characters alone.
   static constexpr std::pair<std::string_view, std::string_view> kVisible[] = {
-      {"slot.create", "name"}, {"song.create", "title"}, {"song.update", "title"}, {"setlist.update", "title"}, {"cue", "text"}};
+      {"slot.create", "name"}, {"slot.update", "name"}, {"song.create", "title"}, {"song.update", "title"}, {"setlist.update", "title"}, {"cue", "text"}};
   for (const auto& [type, field] : kVisible)
     if (t == type)
       if (const auto* v = cmd.data.if_contains(field); v && v->is_string() && !has_visible_text(v->get_string()))
         fail(ErrorCode::bad_request, std::string(field) + " must contain visible text, not only spaces or invisible characters");
   if (t.starts_with("slot.")) return plan_slot(actor, cmd);
   if (t == "song.create" || t == "song.update" || t == "song.delete") return plan_song(cmd);
-  if (t.starts_with("setlist.") || t == "song.current") return plan_setlist(cmd);
+  if (t.starts_with("setlist.") || t == "song.current") return plan_setlist(cmd, now_us);
+  if (t == "cue" || t == "cue.clear") return plan_cue(actor, cmd, now_us);
   if (t.starts_with("tempo.")) return plan_tempo(cmd, now_us);
   if (t == "room.settings") return plan_settings(cmd);
   if (t == "participant.kick") {
@@ -227,6 +234,8 @@ Outcome Room::plan_slot(const Actor& actor, const Command& cmd) const {
     s.instrument = str_or(d, "instrument");
     s.group = str_or(d, "group");
     if (const auto* t = d.if_contains("transpose")) s.transpose = static_cast<int>(t->to_number<std::int64_t>());
+    if (const auto* c = d.if_contains("capo")) s.capo = static_cast<int>(c->to_number<std::int64_t>());
+    s.pitch = str_or(d, "pitch", "C");
     if (std::any_of(slots_.begin(), slots_.end(), [&](const Slot& x) { return x.name == s.name; }))
       fail(ErrorCode::conflict, "a slot named \"" + s.name + "\" already exists: pick another name");
     out.event_data = {{"slot", slot_json(s)}};
@@ -237,6 +246,21 @@ Outcome Room::plan_slot(const Actor& actor, const Command& cmd) const {
   const Slot* existing = find_slot(sid);
   if (!existing) fail(ErrorCode::not_found, "no slot " + sid + " in this room");
   Slot s = *existing;
+  if (cmd.type == "slot.update") {
+    if (const auto* v = d.if_contains("name")) {
+      s.name = std::string(v->as_string());
+      if (std::any_of(slots_.begin(), slots_.end(), [&](const Slot& x) { return x.id != sid && x.name == s.name; }))
+        fail(ErrorCode::conflict, "a slot named \"" + s.name + "\" already exists: pick another name");
+    }
+    if (const auto* v = d.if_contains("instrument")) s.instrument = std::string(v->as_string());
+    if (const auto* v = d.if_contains("group")) s.group = std::string(v->as_string());
+    if (const auto* v = d.if_contains("transpose")) s.transpose = static_cast<int>(v->to_number<std::int64_t>());
+    if (const auto* v = d.if_contains("capo")) s.capo = static_cast<int>(v->to_number<std::int64_t>());
+    if (const auto* v = d.if_contains("pitch")) s.pitch = std::string(v->as_string());
+    out.event_data = {{"slot", slot_json(s)}};
+    out.mutations.push_back(put("slot", sid, slot_json(s)));
+    return out;
+  }
   if (cmd.type == "slot.delete") {
     out.event_data = {{"slot", sid}};
     out.mutations.push_back(Mutation{"slot", sid, std::nullopt, false});
@@ -261,11 +285,15 @@ Outcome Room::plan_slot(const Actor& actor, const Command& cmd) const {
     if (!s.participant.empty() && s.participant != pid)
       fail(ErrorCode::conflict, "slot " + s.name + " is taken: pick a free slot or ask the MD");
   }
-  // A participant holds at most one slot: assigning moves them.
+  // A participant holds at most one slot: moving them out of another one must be asked for.
   if (const Slot* old = slot_of(pid); old && old->id != sid) {
+    const auto* move = d.if_contains("move");
+    if (!(move && move->is_bool() && move->get_bool()))
+      fail(ErrorCode::conflict, p->name + " already holds " + old->name + "; assign again with move to move them");
     Slot freed = *old;
     freed.participant.clear();
     out.mutations.push_back(put("slot", freed.id, slot_json(freed)));
+    out.events_before.push_back(Event{"slot.release", {{"slot", slot_json(freed)}}});
   }
   s.participant = pid;
   out.event_data = {{"slot", slot_json(s)}};
@@ -307,23 +335,49 @@ Outcome Room::plan_song(const Command& cmd) const {
   return out;
 }
 
-Outcome Room::plan_setlist(const Command& cmd) const {
+Outcome Room::plan_song_current(const Command& cmd, std::int64_t now_us) const {
   const auto& d = cmd.data;
   Outcome out = durable(cmd.type);
-  if (cmd.type == "song.current") {
-    std::string sl(d.at("setlist").as_string());
-    const json::object* setlist = find_setlist(sl);
-    if (!setlist) fail(ErrorCode::not_found, "no setlist " + sl + " in this room");
-    auto index = d.at("index").to_number<std::int64_t>();
-    auto size = static_cast<std::int64_t>(setlist->at("items").as_array().size());
-    if (index >= size)
-      fail(ErrorCode::not_found, "setlist \"" + std::string(setlist->at("title").as_string()) + "\" has " +
-                                     std::to_string(size) + " songs: index must be below that");
-    json::object cur{{"setlist", sl}, {"index", index}, {"section", d.contains("section") ? d.at("section") : json::value(nullptr)}};
-    out.event_data = cur;
-    out.mutations.push_back(put("meta", "current", cur));
-    return out;
+  std::string sl(d.at("setlist").as_string());
+  const json::object* setlist = find_setlist(sl);
+  if (!setlist) fail(ErrorCode::not_found, "no setlist " + sl + " in this room");
+  auto index = d.at("index").to_number<std::int64_t>();
+  const auto& items = setlist->at("items").as_array();
+  auto size = static_cast<std::int64_t>(items.size());
+  if (index >= size)
+    fail(ErrorCode::not_found, "setlist \"" + std::string(setlist->at("title").as_string()) + "\" has " +
+                                   std::to_string(size) + " songs: index must be below that");
+  json::object cur{{"setlist", sl}, {"index", index}, {"section", d.contains("section") ? d.at("section") : json::value(nullptr)}};
+  out.event_data = cur;
+  out.mutations.push_back(put("meta", "current", cur));
+
+  // Another song (not just another section of this one): its tempo, from its first bar.
+  bool song_changes = !song_current_ || song_current_->setlist != sl || song_current_->index != index;
+  const auto* keep = d.if_contains("keep_tempo");
+  if (!song_changes || (keep && keep->is_bool() && keep->get_bool())) return out;
+  const auto& item = items[static_cast<std::size_t>(index)].as_object();
+  const json::object* song = find_song(std::string(item.at("song").as_string()));
+  TempoSetParams p;
+  if (const auto* v = item.if_contains("bpm"); v && v->is_number()) p.bpm = v->to_number<double>();
+  else if (const auto* sv = song ? song->if_contains("bpm") : nullptr; sv && sv->is_number()) p.bpm = sv->to_number<double>();
+  if (const auto* m = song ? song->if_contains("meter") : nullptr; m && m->is_object()) {
+    const auto& mo = m->get_object();
+    if (mo.contains("beats") && mo.contains("unit"))
+      p.meter = Meter{static_cast<int>(mo.at("beats").to_number<std::int64_t>()), static_cast<int>(mo.at("unit").to_number<std::int64_t>())};
   }
+  // Stored songs passed the schema; anything else (an old row) leaves the tempo alone rather than failing the move.
+  if (!validate_tempo_set(p, tempo_).empty()) p = TempoSetParams{};
+  if (!tempo_.running && !p.bpm && !p.meter) return out;  // nothing would sound or read differently
+  TempoState next = apply_song_change(tempo_, p, song_count_in_, now_us, cfg_.tempo_lead_us);
+  out.mutations.push_back(put("meta", "tempo", to_json(next)));
+  out.events_after.push_back(Event{"tempo.anchor", {{"tempo", to_json(next)}}});
+  return out;
+}
+
+Outcome Room::plan_setlist(const Command& cmd, std::int64_t now_us) const {
+  const auto& d = cmd.data;
+  Outcome out = durable(cmd.type);
+  if (cmd.type == "song.current") return plan_song_current(cmd, now_us);
   if (cmd.type == "setlist.delete") {
     std::string id(d.at("id").as_string());
     if (!find_setlist(id)) fail(ErrorCode::not_found, "no setlist " + id + " in this room");
@@ -397,18 +451,6 @@ Outcome Room::plan_live(const Actor& actor, const Command& cmd, std::int64_t now
     out.send_snapshot = true;
     return out;
   }
-  if (t == "cue") {
-    std::string group = str_or(d, "group");
-    out.event_data = {{"from", actor.participant},
-                      {"text", d.at("text")},
-                      {"color", str_or(d, "color", "yellow")},
-                      {"group", str_or_null(group)}};
-    if (!group.empty()) {
-      out.audience = Audience::group;
-      out.target = group;
-    }
-    return out;
-  }
   if (t == "ptt.press") return plan_ptt_press(actor, cmd);
   if (t == "ptt.release") {
     Outcome rel = plan_ptt_release(actor.participant);
@@ -429,6 +471,40 @@ Outcome Room::plan_live(const Actor& actor, const Command& cmd, std::int64_t now
     return out;
   }
   fail(ErrorCode::unsupported, "command " + t + " is not handled by the room");
+}
+
+// ---------------------------------------------------------------- cues
+
+// Cues are durable: the current one per group is in the snapshot, so a reload or a late joiner
+// sees it. A cue to everyone replaces every current cue; a cue to group G replaces G's.
+Outcome Room::plan_cue(const Actor& actor, const Command& cmd, std::int64_t now_us) const {
+  const auto& d = cmd.data;
+  std::string group = str_or(d, "group");
+  bool clear = cmd.type == "cue.clear";
+  if (actor.role == Role::tech && group != "tech")
+    fail(ErrorCode::forbidden, clear ? "a tech may only clear the \"tech\" group's cue: send cue.clear with group \"tech\""
+                                     : "a tech may only cue the \"tech\" group: send the cue with group \"tech\"");
+  if (!group.empty() && group != "tech" && std::none_of(slots_.begin(), slots_.end(), [&](const Slot& s) { return s.group == group; }))
+    fail(ErrorCode::not_found, "no group \"" + group + "\" in this room's slots: use a slot's group, \"tech\", or leave group out for everyone");
+  json::array next;
+  if (!group.empty())
+    for (const auto& c : cues_)
+      if (!(c.is_object() && str_or(c.get_object(), "group") == group)) next.push_back(c);
+  Outcome out = durable(cmd.type);
+  if (clear) {
+    out.event_data = {{"group", str_or_null(group)}};
+  } else {
+    json::object cue{{"id", next_id("cu")},
+                     {"from", actor.participant},
+                     {"text", d.at("text")},
+                     {"color", str_or(d, "color", "yellow")},
+                     {"group", str_or_null(group)},
+                     {"at", now_us / 1000}};
+    next.push_back(cue);
+    out.event_data = {{"cue", std::move(cue)}};
+  }
+  out.mutations.push_back(put("meta", "cues", {{"cues", std::move(next)}}));
+  return out;
 }
 
 // ---------------------------------------------------------------- talk, signalling, settings
@@ -583,6 +659,7 @@ Outcome Room::plan_settings(const Command& cmd) const {
         roles.push_back(json::value(to_string(r)));
     next["talk_all"] = std::move(roles);
   }
+  if (const auto* v = d.if_contains("song_count_in")) next["song_count_in"] = v->to_number<std::int64_t>();
   Outcome out = durable("room.settings");
   out.event_data = {{"settings", next}};
   out.mutations.push_back(put("meta", "settings", next));
@@ -664,7 +741,7 @@ std::vector<std::string> Room::online_participants() const {
 void Room::apply(const Outcome& outcome, std::int64_t seq) {
   ++version_;
   for (const auto& m : outcome.mutations) apply_mutation(m);
-  if (outcome.durable) seq_ = seq;
+  if (outcome.durable) seq_ = seq + static_cast<std::int64_t>(outcome.events_after.size());
 }
 
 void Room::apply_mutation(const Mutation& m) {
@@ -709,6 +786,11 @@ void Room::apply_mutation(const Mutation& m) {
         for (const auto& r : v->get_array())
           if (auto role = r.is_string() ? role_from_string(r.get_string()) : std::nullopt) talk_all_.push_back(*role);
       }
+      if (const auto* v = m.value->if_contains("song_count_in"); v && v->is_number())
+        song_count_in_ = static_cast<int>(std::clamp<std::int64_t>(v->to_number<std::int64_t>(), 0, kMaxCountInBars));
+    } else if (m.id == "cues") {
+      const auto* v = m.value ? m.value->if_contains("cues") : nullptr;
+      cues_ = v && v->is_array() ? v->get_array() : json::array{};
     } else if (m.id == "room" && m.value) {
       name_ = str_or(*m.value, "name", name_);
     }

@@ -34,6 +34,8 @@ struct Slot {
   std::string instrument;
   std::string group;
   int transpose = 0;
+  int capo = 0;              // guitar capo 0..7: shapes read this many semitones lower
+  std::string pitch = "C";   // the instrument's transposition: C (concert), Bb, Eb or F
   std::string participant;  // empty = free
 };
 
@@ -53,6 +55,12 @@ struct Mutation {
 
 enum class Audience { room, sender, one, md_only, group };
 
+// A further durable event of the same commit, to the whole room (each takes the next seq).
+struct Event {
+  std::string type;
+  boost::json::object data;
+};
+
 struct Outcome {
   bool durable = false;
   std::string event_type;  // empty: reply with ack only
@@ -62,6 +70,14 @@ struct Outcome {
   std::string target;                   // participant id (Audience::one) or group (Audience::group)
   bool send_snapshot = false;           // resync.request
   std::vector<std::string> disconnect;  // participants whose connections must close (kick)
+  // Durable outcomes only: events committed with this one, before and after the command's own
+  // event (slot.assign with move: slot.release first; song.current: tempo.anchor after).
+  std::vector<Event> events_before;
+  std::vector<Event> events_after;
+  // How many seqs the outcome takes (0 when not durable).
+  std::int64_t seq_count() const {
+    return durable ? 1 + static_cast<std::int64_t>(events_before.size() + events_after.size()) : 0;
+  }
 };
 
 struct Actor {
@@ -113,7 +129,8 @@ class Room {
   // Participants marked online (for a restart, when no connection survived).
   std::vector<std::string> online_participants() const;
 
-  // Apply a committed outcome; `seq` is the event's seq for durable outcomes.
+  // Apply a committed outcome; `seq` is the seq of the command's own event for durable outcomes
+  // (events_before took the seqs below it, events_after the ones above).
   void apply(const Outcome& outcome, std::int64_t seq);
   void apply_mutation(const Mutation& m);
 
@@ -146,12 +163,17 @@ class Room {
   // Releases a talker for everyone (their connection closed); an empty outcome if not talking.
   Outcome plan_ptt_release(const std::string& participant) const;
   const std::map<std::string, Health>& health() const { return health_; }
+  // The current cue per group (group null = everyone), in the order they were given.
+  const boost::json::array& cues() const { return cues_; }
+  int song_count_in() const { return song_count_in_; }
 
  private:
   std::string next_id(const char* prefix) const;
   Outcome plan_slot(const Actor& actor, const Command& cmd) const;
   Outcome plan_song(const Command& cmd) const;
-  Outcome plan_setlist(const Command& cmd) const;
+  Outcome plan_setlist(const Command& cmd, std::int64_t now_us) const;
+  Outcome plan_song_current(const Command& cmd, std::int64_t now_us) const;
+  Outcome plan_cue(const Actor& actor, const Command& cmd, std::int64_t now_us) const;
   Outcome plan_tempo(const Command& cmd, std::int64_t now_us) const;
   Outcome plan_live(const Actor& actor, const Command& cmd, std::int64_t now_us) const;
   Outcome plan_ptt_press(const Actor& actor, const Command& cmd) const;
@@ -170,6 +192,8 @@ class Room {
   std::uint64_t version_ = 0;
   bool self_claim_ = true;
   std::vector<Role> talk_all_;  // roles besides the MD that may talk to "all"
+  int song_count_in_ = 0;       // count-in bars when the song changes while the click runs
+  boost::json::array cues_;     // Cue objects {id, from, text, color, group, at}
   std::vector<Participant> participants_;
   std::vector<Slot> slots_;
   std::vector<boost::json::object> songs_;

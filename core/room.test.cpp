@@ -20,7 +20,7 @@ class RoomTest : public ::testing::Test {
     run(room_.plan_online(id));
   }
   Outcome run(const Outcome& out) {
-    room_.apply(out, out.durable ? room_.seq() + 1 : 0);
+    room_.apply(out, out.durable ? room_.seq() + 1 + static_cast<std::int64_t>(out.events_before.size()) : 0);
     return out;
   }
   Outcome cmd(const std::string& who, const std::string& type, json::object data, std::int64_t now = 1'000'000) {
@@ -57,18 +57,74 @@ TEST_F(RoomTest, SeqIncreasesByOnePerDurableEventOnly) {
   std::int64_t before = room_.seq();
   new_slot("Keys");
   EXPECT_EQ(room_.seq(), before + 1);
+  cmd("md1", "ptt.press", {{"target", "all"}});
+  EXPECT_EQ(room_.seq(), before + 1) << "talk is live only";
   cmd("md1", "cue", {{"text", "Chorus"}});
-  EXPECT_EQ(room_.seq(), before + 1) << "cues are ephemeral";
+  EXPECT_EQ(room_.seq(), before + 2) << "cues are durable";
 }
 
 TEST_F(RoomTest, MdAssignsAndAParticipantHoldsOneSlot) {
   auto keys = new_slot("Keys"), drums = new_slot("Drums");
   cmd("md1", "slot.assign", {{"slot", keys}, {"participant", "mu1"}});
   EXPECT_EQ(room_.find_slot(keys)->participant, "mu1");
-  auto out = cmd("md1", "slot.assign", {{"slot", drums}, {"participant", "mu1"}});
+  // Assigning someone who holds another slot is refused unless the MD says move.
+  EXPECT_EQ(fails("md1", "slot.assign", {{"slot", drums}, {"participant", "mu1"}}), ErrorCode::conflict);
+  try {
+    cmd("md1", "slot.assign", {{"slot", drums}, {"participant", "mu1"}});
+  } catch (const CommandError& e) {
+    EXPECT_STREQ(e.what(), "mu1 already holds Keys; assign again with move to move them");
+  }
+  std::int64_t seq = room_.seq();
+  auto out = cmd("md1", "slot.assign", {{"slot", drums}, {"participant", "mu1"}, {"move", true}});
   EXPECT_EQ(room_.find_slot(drums)->participant, "mu1");
   EXPECT_EQ(room_.find_slot(keys)->participant, "") << "moving a participant frees their old slot";
   EXPECT_EQ(room_.participant_json(*room_.find_participant("mu1")).at("slot").as_string(), drums);
+  ASSERT_EQ(out.events_before.size(), 1u) << "the old slot's release is its own event";
+  EXPECT_EQ(out.events_before[0].type, "slot.release");
+  EXPECT_EQ(out.events_before[0].data.at("slot").at("id").as_string(), keys);
+  EXPECT_TRUE(out.events_before[0].data.at("slot").at("participant").is_null());
+  EXPECT_EQ(room_.seq(), seq + 2) << "two events, two seqs";
+  // A musician moving themself says move too.
+  auto bass = new_slot("Bass");
+  EXPECT_EQ(fails("mu1", "slot.assign", {{"slot", bass}, {"participant", "mu1"}}), ErrorCode::conflict);
+  cmd("mu1", "slot.assign", {{"slot", bass}, {"participant", "mu1"}, {"move", true}});
+  EXPECT_EQ(room_.slot_of("mu1")->id, bass);
+}
+
+TEST_F(RoomTest, SlotUpdateChangesOnlyTheGivenFields) {
+  auto out = cmd("md1", "slot.create", {{"name", "Gtr"}, {"instrument", "guitar"}, {"group", "band"}, {"capo", 2}});
+  std::string gtr(out.event_data.at("slot").at("id").as_string());
+  EXPECT_EQ(room_.find_slot(gtr)->capo, 2);
+  EXPECT_EQ(room_.find_slot(gtr)->pitch, "C") << "concert pitch unless told";
+  new_slot("Sax");
+  cmd("md1", "slot.assign", {{"slot", gtr}, {"participant", "mu1"}});
+  auto upd = cmd("md1", "slot.update", {{"slot", gtr}, {"capo", 5}, {"transpose", -2}});
+  EXPECT_EQ(upd.event_type, "slot.update");
+  const Slot* s = room_.find_slot(gtr);
+  EXPECT_EQ(s->capo, 5);
+  EXPECT_EQ(s->transpose, -2);
+  EXPECT_EQ(s->name, "Gtr");
+  EXPECT_EQ(s->instrument, "guitar");
+  EXPECT_EQ(s->participant, "mu1") << "editing a slot keeps who holds it";
+  EXPECT_EQ(upd.event_data.at("slot").at("capo").as_int64(), 5);
+  cmd("md1", "slot.update", {{"slot", gtr}, {"name", "Alto"}, {"pitch", "Eb"}, {"instrument", ""}});
+  EXPECT_EQ(room_.find_slot(gtr)->pitch, "Eb");
+  EXPECT_TRUE(room_.snapshot().at("slots").as_array()[0].at("instrument").is_null()) << "an empty instrument reads as none";
+  EXPECT_EQ(fails("md1", "slot.update", {{"slot", gtr}, {"name", "Sax"}}), ErrorCode::conflict);
+  EXPECT_EQ(fails("md1", "slot.update", {{"slot", gtr}, {"pitch", "D"}}), ErrorCode::bad_request);
+  EXPECT_EQ(fails("md1", "slot.update", {{"slot", gtr}, {"capo", 8}}), ErrorCode::bad_request);
+  EXPECT_EQ(fails("md1", "slot.update", {{"slot", "sl404"}, {"capo", 1}}), ErrorCode::not_found);
+  EXPECT_EQ(fails("mu1", "slot.update", {{"slot", gtr}, {"capo", 1}}), ErrorCode::forbidden);
+}
+
+TEST_F(RoomTest, SlotRecordsFromBeforeCapoAndPitchLoad) {
+  room_.apply_mutation(Mutation{"slot", "sl9", json::object{{"id", "sl9"}, {"name", "Old"}, {"instrument", nullptr}, {"group", nullptr},
+                                                             {"transpose", 3}, {"participant", nullptr}}, false});
+  const Slot* s = room_.find_slot("sl9");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->capo, 0);
+  EXPECT_EQ(s->pitch, "C");
+  EXPECT_EQ(s->transpose, 3);
 }
 
 TEST_F(RoomTest, MusicianClaimsAFreeSlotButNotATakenOne) {
@@ -170,11 +226,130 @@ TEST_F(RoomTest, KickRemovesReleasesAndRevokes) {
   EXPECT_EQ(fails("md1", "participant.kick", {{"participant", "md1"}}), ErrorCode::bad_request);
 }
 
-TEST_F(RoomTest, CueToAGroupIsAddressed) {
-  auto out = cmd("md1", "cue", {{"text", "Tag"}, {"group", "vocals"}, {"color", "red"}});
-  EXPECT_EQ(out.audience, Audience::group);
-  EXPECT_EQ(out.target, "vocals");
-  EXPECT_EQ(out.event_data.at("from").as_string(), "md1");
+namespace {
+std::string cue_texts(const json::array& cues) {
+  std::string out;
+  for (const auto& c : cues)
+    out += std::string(c.at("group").is_null() ? "*" : c.at("group").as_string().c_str()) + "=" + std::string(c.at("text").as_string()) + " ";
+  return out;
+}
+}  // namespace
+
+TEST_F(RoomTest, CuesAreKeptPerGroupUntilReplacedOrCleared) {
+  new_slot("Keys");  // group "band"
+  add("tc1", Role::tech);
+  auto out = cmd("md1", "cue", {{"text", "Tag"}, {"group", "band"}, {"color", "red"}}, 2'000'000);
+  EXPECT_TRUE(out.durable);
+  const auto& cue = out.event_data.at("cue").as_object();
+  EXPECT_EQ(cue.at("from").as_string(), "md1");
+  EXPECT_EQ(cue.at("color").as_string(), "red");
+  EXPECT_EQ(cue.at("group").as_string(), "band");
+  EXPECT_EQ(cue.at("at").as_int64(), 2'000) << "server ms";
+  EXPECT_FALSE(cue.at("id").as_string().empty());
+  cmd("tc1", "cue", {{"text", "Check mics"}, {"group", "tech"}});
+  EXPECT_EQ(cue_texts(room_.cues()), "band=Tag tech=Check mics ");
+  cmd("md1", "cue", {{"text", "Out"}, {"group", "band"}});
+  EXPECT_EQ(cue_texts(room_.cues()), "tech=Check mics band=Out ") << "a group cue replaces that group's";
+  EXPECT_EQ(cue_texts(room_.snapshot().at("cues").as_array()), "tech=Check mics band=Out ") << "the snapshot carries them";
+  cmd("md1", "cue", {{"text", "Stop"}});
+  EXPECT_EQ(cue_texts(room_.cues()), "*=Stop ") << "a cue to everyone replaces every cue";
+  cmd("md1", "cue", {{"text", "Tag"}, {"group", "band"}});
+  auto cleared = cmd("md1", "cue.clear", {{"group", "band"}});
+  EXPECT_EQ(cleared.event_data.at("group").as_string(), "band");
+  EXPECT_EQ(cue_texts(room_.cues()), "*=Stop ");
+  auto all = cmd("md1", "cue.clear", {});
+  EXPECT_TRUE(all.event_data.at("group").is_null());
+  EXPECT_TRUE(room_.cues().empty());
+  EXPECT_EQ(fails("md1", "cue", {{"text", "Tag"}, {"group", "vocals"}}), ErrorCode::not_found) << "nobody would see it";
+}
+
+TEST_F(RoomTest, TechsCueOnlyTheTechGroup) {
+  add("tc1", Role::tech);
+  new_slot("Keys");
+  EXPECT_EQ(fails("tc1", "cue", {{"text", "Hi"}}), ErrorCode::forbidden);
+  EXPECT_EQ(fails("tc1", "cue", {{"text", "Hi"}, {"group", "band"}}), ErrorCode::forbidden);
+  EXPECT_EQ(fails("tc1", "cue.clear", {}), ErrorCode::forbidden);
+  EXPECT_EQ(fails("mu1", "cue", {{"text", "Hi"}}), ErrorCode::forbidden);
+  EXPECT_EQ(fails("mu2", "cue.clear", {}), ErrorCode::forbidden);
+  cmd("tc1", "cue", {{"text", "Line check"}, {"group", "tech"}});
+  cmd("tc1", "cue.clear", {{"group", "tech"}});
+  EXPECT_TRUE(room_.cues().empty());
+}
+
+TEST_F(RoomTest, CuesSurviveReloadFromStoredRecords) {
+  cmd("md1", "cue", {{"text", "Bridge"}, {"color", "blue"}});
+  Room copy("r1", "Rehearsal");
+  copy.apply_mutation(Mutation{"meta", "cues", json::object{{"cues", room_.cues()}}, false});
+  EXPECT_EQ(cue_texts(copy.cues()), "*=Bridge ");
+}
+
+namespace {
+json::object meter(int beats, int unit) { return {{"beats", beats}, {"unit", unit}}; }
+}  // namespace
+
+TEST_F(RoomTest, ChangingTheSongLoadsItsTempoFromBarZero) {
+  auto a = std::string(cmd("md1", "song.create", {{"title", "A"}, {"bpm", 128}, {"meter", meter(6, 8)}}).event_data.at("song").at("id").as_string());
+  auto b = std::string(cmd("md1", "song.create", {{"title", "B"}, {"bpm", 90}}).event_data.at("song").at("id").as_string());
+  auto sl = std::string(cmd("md1", "setlist.update", {{"title", "S"}, {"items", json::array{{{"song", a}, {"bpm", 132}}, {{"song", b}}}}})
+                            .event_data.at("setlist").at("id").as_string());
+  std::int64_t seq = room_.seq();
+  auto out = cmd("md1", "song.current", {{"setlist", sl}, {"index", 0}}, 2'000'000);
+  ASSERT_EQ(out.events_after.size(), 1u);
+  EXPECT_EQ(out.events_after[0].type, "tempo.anchor");
+  EXPECT_EQ(room_.seq(), seq + 2);
+  EXPECT_EQ(room_.tempo().bpm, 132.0) << "the setlist item's bpm first";
+  EXPECT_EQ(room_.tempo().meter, (Meter{6, 8}));
+  EXPECT_FALSE(room_.tempo().running) << "loading a tempo does not start the click";
+
+  // A section change of the same song never touches the tempo.
+  cmd("md1", "tempo.set", {{"bpm", 100}});
+  auto section = cmd("md1", "song.current", {{"setlist", sl}, {"index", 0}, {"section", "Bridge"}});
+  EXPECT_TRUE(section.events_after.empty());
+  EXPECT_EQ(room_.tempo().bpm, 100.0);
+
+  // Running: the next song starts on the next bar boundary at bar 0 (shown as bar 1), at its bpm.
+  cmd("md1", "tempo.start", {}, 3'000'000);
+  auto rev = room_.tempo().rev;
+  cmd("md1", "song.current", {{"setlist", sl}, {"index", 1}}, 20'000'000);
+  const auto& t = room_.tempo();
+  EXPECT_EQ(t.bpm, 90.0) << "no item bpm: the song's";
+  EXPECT_EQ(t.meter, (Meter{6, 8})) << "a song without a meter keeps the one in force";
+  EXPECT_TRUE(t.running);
+  EXPECT_EQ(t.anchor_bar, 0);
+  EXPECT_EQ(t.rev, rev + 1);
+  EXPECT_GE(t.anchor_t, 20'000'000 + 300'000) << "never sooner than the lead";
+  ASSERT_TRUE(t.prev);
+  EXPECT_EQ(t.prev->bpm, 100.0) << "the old song clicks on until the new one starts";
+  auto beat = beat_at_or_before(t, t.anchor_t);
+  ASSERT_TRUE(beat);
+  EXPECT_EQ(beat->bar, 0);
+  EXPECT_EQ(beat->beat, 0);
+
+  // keep_tempo: the song changes, the click does not.
+  auto kept = cmd("md1", "song.current", {{"setlist", sl}, {"index", 0}, {"keep_tempo", true}}, 30'000'000);
+  EXPECT_TRUE(kept.events_after.empty());
+  EXPECT_EQ(room_.tempo().bpm, 90.0);
+  EXPECT_FALSE(kept.event_data.contains("keep_tempo"));
+}
+
+TEST_F(RoomTest, SongCountInPlaysBeforeBarZeroWhenTheClickRuns) {
+  auto a = new_song("A"), b = new_song("B");
+  auto sl = std::string(cmd("md1", "setlist.update", {{"title", "S"}, {"items", json::array{{{"song", a}}, {{"song", b}, {"bpm", 140}}}}})
+                            .event_data.at("setlist").at("id").as_string());
+  auto settings = cmd("md1", "room.settings", {{"song_count_in", 2}});
+  EXPECT_EQ(settings.event_data.at("settings").at("song_count_in").as_int64(), 2);
+  EXPECT_EQ(room_.song_count_in(), 2);
+  EXPECT_EQ(fails("md1", "room.settings", {{"song_count_in", 5}}), ErrorCode::bad_request);
+  cmd("md1", "song.current", {{"setlist", sl}, {"index", 0}});
+  EXPECT_EQ(room_.tempo().anchor_bar, 0) << "stopped: no count-in, the next start numbers from its own count-in";
+  cmd("md1", "tempo.start", {}, 3'000'000);
+  cmd("md1", "song.current", {{"setlist", sl}, {"index", 1}}, 10'000'000);
+  EXPECT_EQ(room_.tempo().anchor_bar, -2);
+  EXPECT_EQ(room_.tempo().count_in_bars, 2);
+  EXPECT_EQ(room_.tempo().bpm, 140.0);
+  auto first = next_beat(room_.tempo(), room_.tempo().anchor_t);
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(first->count_in);
 }
 
 TEST_F(RoomTest, PttTargetsFollowTheTalkTableAndTheSlotPlan) {
@@ -216,11 +391,11 @@ TEST_F(RoomTest, TalkToAllForOthersIsARoomSetting) {
   EXPECT_EQ(fails("mu1", "room.settings", {{"talk_all", json::array{"musician"}}}), ErrorCode::forbidden);
   auto out = cmd("md1", "room.settings", {{"talk_all", json::array{"tech", "tech"}}});
   EXPECT_TRUE(out.durable);
-  EXPECT_EQ(json::serialize(out.event_data.at("settings")), R"({"self_claim":true,"talk_all":["tech"]})");
+  EXPECT_EQ(json::serialize(out.event_data.at("settings")), R"({"self_claim":true,"talk_all":["tech"],"song_count_in":0})");
   cmd("te1", "ptt.press", {{"target", "all"}});
   EXPECT_EQ(fails("mu1", "ptt.press", {{"target", "all"}}), ErrorCode::forbidden);
   cmd("md1", "room.settings", {{"self_claim", false}});
-  EXPECT_EQ(json::serialize(room_.room_json().at("settings")), R"({"self_claim":false,"talk_all":["tech"]})") << "a partial update keeps the rest";
+  EXPECT_EQ(json::serialize(room_.room_json().at("settings")), R"({"self_claim":false,"talk_all":["tech"],"song_count_in":0})") << "a partial update keeps the rest";
 }
 
 TEST_F(RoomTest, ListenersAreRefreshedWhenSomebodyComesOnlineOrChangesGroup) {

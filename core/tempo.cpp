@@ -285,6 +285,20 @@ TempoState apply_start(const TempoState& s, int count_in_bars, std::int64_t now_
   return n;
 }
 
+TempoState apply_song_change(const TempoState& s, const TempoSetParams& p, int count_in_bars, std::int64_t now_us, std::int64_t lead_us) {
+  if (!s.running) return apply_set(s, p, now_us, lead_us);
+  // The restart lands on the old grid's next bar boundary; from there the new tempo counts.
+  TempoState n = apply_start(s, count_in_bars, now_us, lead_us);
+  if (p.bpm) n.bpm = *p.bpm;
+  if (p.meter) {
+    if (p.meter->beats != s.meter.beats && !p.accents) n.accents.clear();
+    n.meter = *p.meter;
+  }
+  if (p.accents) n.accents = *p.accents;
+  if (p.subdivision) n.subdivision = *p.subdivision;
+  return n;
+}
+
 TempoState apply_stop(const TempoState& s, std::int64_t now_us, std::int64_t lead_us) {
   TempoState n = next_rev(s);
   n.running = false;

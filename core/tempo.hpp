@@ -71,6 +71,11 @@ TempoState apply_set(const TempoState&, const TempoSetParams&, std::int64_t now_
 // From stopped: bar -count_in_bars starts at now+lead. While running (or a stop still pending at
 // now): numbering restarts at -count_in_bars on the next bar boundary >= now+lead.
 TempoState apply_start(const TempoState&, int count_in_bars, std::int64_t now_us, std::int64_t lead_us);
+// The MD moved to another song: its tempo (`p`, absent fields unchanged) and fresh bar numbers.
+// While running (or a start is pending) the new song starts where apply_start would restart the
+// click: bar -count_in_bars (count-in bars at the new tempo), then bar 0, the song's first bar.
+// Stopped: the tempo is stored for the next start (apply_set), which numbers from bar 0 anyway.
+TempoState apply_song_change(const TempoState&, const TempoSetParams&, int count_in_bars, std::int64_t now_us, std::int64_t lead_us);
 // Silent from the next bar boundary >= now+lead (running=false, anchor_t = that boundary).
 TempoState apply_stop(const TempoState&, std::int64_t now_us, std::int64_t lead_us);
 

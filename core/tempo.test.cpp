@@ -49,6 +49,57 @@ TEST(Tempo, BeatTimeIsExactIntegerArithmeticFarFromTheAnchor) {
   EXPECT_EQ(beat_time(s, k) - s.anchor_t, static_cast<std::int64_t>(static_cast<i128>(k) * 60'000'000'000LL / 140'000));
 }
 
+TEST(Tempo, ASongChangeWhileRunningStartsTheNewSongAtBarZeroOnTheOldGrid) {
+  // 120 bpm 4/4 from t=0: bars of 2 s; the old song is in bar 10 at 21 s.
+  const TempoState s = running_at(120.0, {4, 4}, 0);
+  const TempoState n = apply_song_change(s, {.bpm = 132.0, .meter = Meter{6, 8}}, 0, 21 * kSec, kLead);
+  EXPECT_EQ(n.rev, s.rev + 1);
+  EXPECT_TRUE(n.running);
+  EXPECT_EQ(n.anchor_t, 22 * kSec) << "the next bar boundary of the old song at least the lead ahead";
+  EXPECT_EQ(n.anchor_bar, 0);
+  EXPECT_EQ(n.bpm, 132.0);
+  EXPECT_EQ(n.meter, (Meter{6, 8}));
+  ASSERT_TRUE(n.prev);
+  EXPECT_EQ(n.prev->bpm, 120.0);
+  const auto beats = beats_between(n, 21 * kSec, 22 * kSec + 1);
+  ASSERT_EQ(beats.size(), 3u);
+  EXPECT_EQ(beats[0].bar, 10) << "the old song plays its bar out";
+  EXPECT_EQ(beats[1].bar, 10);
+  EXPECT_EQ(beats[2].bar, 0);
+  EXPECT_EQ(beats[2].beat, 0);
+  EXPECT_EQ(beats[2].t, 22 * kSec);
+}
+
+TEST(Tempo, ASongChangeCountsInAtTheNewTempo) {
+  const TempoState s = running_at(120.0, {4, 4}, 0);
+  const TempoState n = apply_song_change(s, {.bpm = 60.0}, 2, 21 * kSec, kLead);
+  EXPECT_EQ(n.anchor_bar, -2);
+  EXPECT_EQ(n.count_in_bars, 2);
+  const auto first = next_beat(n, n.anchor_t);
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(first->count_in);
+  EXPECT_EQ(first->bar, -2);
+  // Two 4/4 bars at 60 bpm: bar 0 starts 8 s after the anchor.
+  const auto bar0 = next_beat(n, n.anchor_t + 8 * kSec);
+  ASSERT_TRUE(bar0);
+  EXPECT_EQ(bar0->bar, 0);
+  EXPECT_EQ(bar0->t, n.anchor_t + 8 * kSec);
+}
+
+TEST(Tempo, ASongChangeWhileStoppedOnlyStoresTheTempo) {
+  TempoState s;
+  s.rev = 3;
+  const TempoState n = apply_song_change(s, {.bpm = 90.0, .meter = Meter{3, 4}}, 2, 5 * kSec, kLead);
+  EXPECT_FALSE(n.running);
+  EXPECT_EQ(n.bpm, 90.0);
+  EXPECT_EQ(n.meter, (Meter{3, 4}));
+  EXPECT_EQ(n.count_in_bars, 0) << "no count-in when nothing plays";
+  EXPECT_FALSE(next_beat(n, 0)) << "silent";
+  const TempoState started = apply_start(n, 0, 6 * kSec, kLead);
+  EXPECT_EQ(started.anchor_bar, 0);
+  EXPECT_EQ(started.bpm, 90.0);
+}
+
 TEST(Tempo, NextBeatWalksTheGridWithoutDrift) {
   const TempoState s = running_at(140.0, {4, 4}, 5 * kSec);
   auto b = next_beat(s, beat_time(s, 20'000) - 1);

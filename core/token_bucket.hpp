@@ -22,6 +22,11 @@ class TokenBucket {
     double s = (1.0 - tokens_) / rate_;
     return std::max(1, static_cast<int>(s + 0.999));
   }
+  // Whole tokens available now.
+  int tokens_left(std::int64_t now_us) {
+    refill(now_us);
+    return static_cast<int>(tokens_);
+  }
   bool full(std::int64_t now_us) {
     refill(now_us);
     return tokens_ >= burst_;

@@ -41,7 +41,7 @@ async function snapshotOf(c) { await c.waitFor((m) => m.type === 'snapshot', { t
   results.commit = { ack_ms: summary(lat), server_commit_mean_ms: (1000 * sum) / count };
   await md.close();
 
-  // 2. Fan-out: one MD sends cues (ephemeral) and song.update (durable); time until the last listener has it.
+  // 2. Fan-out: one MD sends cues (durable since cues stay on screen) and song.update (durable); time until the last listener has it.
   results.fanout = [];
   const all = [];
   for (const n of LISTENERS) {
@@ -54,7 +54,7 @@ async function snapshotOf(c) { await c.waitFor((m) => m.type === 'snapshot', { t
       const froms = all.map((c) => c.messages.length);
       const t0 = performance.now();
       const reply = durable ? md2.cmd('song.update', { id: 'sg2', title: text }) : md2.cmd('cue', { text });
-      const match = durable ? (m) => m.type === 'song.update' && m.data.song.title === text : (m) => m.type === 'cue' && m.data.text === text;
+      const match = durable ? (m) => m.type === 'song.update' && m.data.song.title === text : (m) => m.type === 'cue' && m.data.cue.text === text;
       await Promise.all(all.slice(0, n).map((c, k) => c.waitFor(match, { from: froms[k], timeout: 30000 })));
       const r = await reply;
       if (r.type !== 'ack') throw new Error(`${durable ? 'song.update' : 'cue'} failed: ${r.code}: ${r.message}`);

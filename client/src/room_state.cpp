@@ -83,6 +83,7 @@ void RoomState::apply_snapshot(const json::object& data) {
   songs = array_or_empty(data, "songs");
   setlists = array_or_empty(data, "setlists");
   ptt = array_or_empty(data, "ptt");
+  cues = array_or_empty(data, "cues");
   active_setlist = data.contains("active_setlist") ? data.at("active_setlist") : json::value(nullptr);
   song_current = data.contains("song_current") ? data.at("song_current") : json::value(nullptr);
   if (auto* t = data.if_contains("tempo"); t && t->is_object()) {
@@ -107,7 +108,7 @@ bool RoomState::apply_event(std::string_view type, const json::object& data) {
         if (string_at(so, "participant") == id) so["participant"] = nullptr;
       }
     }
-  } else if (type == "slot.create" || type == "slot.assign" || type == "slot.release") {
+  } else if (type == "slot.create" || type == "slot.update" || type == "slot.assign" || type == "slot.release") {
     if (auto* s = object_at(data, "slot")) {
       upsert(slots, *s);
       set_holder(slots, participants, *s);
@@ -141,6 +142,27 @@ bool RoomState::apply_event(std::string_view type, const json::object& data) {
     const auto* talking = data.if_contains("talking");
     if (talking && talking->is_bool() && talking->as_bool()) upsert(ptt, data, "participant");
     else erase(ptt, string_at(data, "participant"), "participant");
+  } else if (type == "cue") {
+    // A cue to everyone replaces every current cue; a cue to a group replaces that group's.
+    const auto* cue = object_at(data, "cue");
+    if (!cue) return false;
+    const auto group = string_at(*cue, "group");
+    json::array next;
+    if (!group.empty())
+      for (const auto& c : cues)
+        if (c.is_object() && string_at(c.as_object(), "group") != group) next.push_back(c);
+    next.push_back(*cue);
+    cues = std::move(next);
+  } else if (type == "cue.clear") {
+    const auto group = string_at(data, "group");
+    if (group.empty()) {
+      cues.clear();
+    } else {
+      json::array next;
+      for (const auto& c : cues)
+        if (c.is_object() && string_at(c.as_object(), "group") != group) next.push_back(c);
+      cues = std::move(next);
+    }
   } else if (type == "room.settings") {
     if (auto* st = object_at(data, "settings")) room["settings"] = *st;
   } else {

@@ -95,7 +95,8 @@ void Hub::sweep() {
   } catch (const std::exception& e) {
     spdlog::error("codes.rotate_failed error={}", e.what());
   }
-  for (auto* buckets : {&join_failures_, &joins_by_address_, &joins_by_code_})
+  for (auto it = join_failures_.begin(); it != join_failures_.end();) it = it->second.budget.full(now) ? join_failures_.erase(it) : std::next(it);
+  for (auto* buckets : {&joins_by_address_, &joins_by_code_})
     for (auto it = buckets->begin(); it != buckets->end();) it = it->second.full(now) ? buckets->erase(it) : std::next(it);
   sweep_timer_.expires_after(std::chrono::seconds(1));
   sweep_timer_.async_wait([this](boost::system::error_code ec) {
@@ -106,7 +107,8 @@ void Hub::sweep() {
 // ---------------------------------------------------------------- durable commit and fan-out
 
 std::int64_t Hub::commit(RoomRuntime& rt, const core::Outcome& out, std::int64_t now) {
-  std::int64_t seq = out.durable ? rt.room.seq() + 1 : 0;
+  // The command's own event; events_before take the seqs below it, events_after the ones above.
+  std::int64_t seq = out.durable ? rt.room.seq() + 1 + static_cast<std::int64_t>(out.events_before.size()) : 0;
   bool touches_disk = out.durable || std::any_of(out.mutations.begin(), out.mutations.end(), [](const auto& m) { return !m.ephemeral; });
   if (touches_disk) {
     auto t0 = std::chrono::steady_clock::now();
@@ -114,8 +116,33 @@ std::int64_t Hub::commit(RoomRuntime& rt, const core::Outcome& out, std::int64_t
     metrics_.commit_seconds.observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   rt.room.apply(out, seq);
-  if (out.durable) metrics_.inc("downbeat_events_total", "type=\"" + out.event_type + "\"");
+  if (out.durable) {
+    metrics_.inc("downbeat_events_total", "type=\"" + out.event_type + "\"");
+    for (const auto* evs : {&out.events_before, &out.events_after})
+      for (const auto& ev : *evs) metrics_.inc("downbeat_events_total", "type=\"" + ev.type + "\"");
+  }
   return seq;
+}
+
+namespace {
+bool changes_tempo(const core::Outcome& out) {
+  if (out.event_type == "tempo.anchor") return true;
+  return std::any_of(out.events_after.begin(), out.events_after.end(), [](const core::Event& e) { return e.type == "tempo.anchor"; });
+}
+}  // namespace
+
+void Hub::fanout_all(RoomRuntime& rt, const core::Outcome& out, std::int64_t seq, std::int64_t ts, const Connection* sender) {
+  std::int64_t at = seq - static_cast<std::int64_t>(out.events_before.size());
+  auto extra = [&](const core::Event& ev) {
+    core::Outcome one;
+    one.durable = true;
+    one.event_type = ev.type;
+    one.event_data = ev.data;
+    fanout(rt, one, at++, ts, sender);
+  };
+  for (const auto& ev : out.events_before) extra(ev);
+  fanout(rt, out, at++, ts, sender);
+  for (const auto& ev : out.events_after) extra(ev);
 }
 
 void Hub::fanout(RoomRuntime& rt, const core::Outcome& out, std::int64_t seq, std::int64_t ts, const Connection* sender) {
@@ -156,7 +183,7 @@ void Hub::fanout(RoomRuntime& rt, const core::Outcome& out, std::int64_t seq, st
 void Hub::run(RoomRuntime& rt, const core::Outcome& out, const Connection* sender) {
   std::int64_t now = now_us();
   std::int64_t seq = commit(rt, out, now);
-  fanout(rt, out, seq, now, sender);
+  fanout_all(rt, out, seq, now, sender);
   if (out.durable) refresh_talkers(rt);
 }
 
@@ -387,14 +414,14 @@ void Hub::on_frame(Connection& conn, std::string_view text, std::int64_t receive
   send_json(conn, ack);
   if (cmd.type == "ptt.press") conn.talking = true;
   if (cmd.type == "ptt.release") conn.talking = false;
-  fanout(rt, out, seq, now, &conn);
+  fanout_all(rt, out, seq, now, &conn);
   if (out.durable) refresh_talkers(rt);
   if (out.durable) spdlog::info("command.applied room={} participant={} type={} seq={}", conn.room, conn.participant, cmd.type, seq);
 
   for (const auto& pid : out.disconnect)
     for (auto& w : rt.conns)
       if (auto c = w.lock(); c && c->participant == pid) c->close(1008, "removed from the room by the MD");
-  if (out.event_type == "tempo.anchor") {
+  if (changes_tempo(out)) {
     rt.last_anchor_sent = now;
     schedule_beats(rt);
   }

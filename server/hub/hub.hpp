@@ -91,6 +91,8 @@ class Hub {
   RoomRuntime* find_room(const std::string& id);
   std::int64_t commit(RoomRuntime& rt, const core::Outcome& out, std::int64_t now);
   void fanout(RoomRuntime& rt, const core::Outcome& out, std::int64_t seq, std::int64_t ts, const Connection* sender);
+  // The outcome's events in seq order: events_before, its own event (at `seq`), events_after.
+  void fanout_all(RoomRuntime& rt, const core::Outcome& out, std::int64_t seq, std::int64_t ts, const Connection* sender);
   void run(RoomRuntime& rt, const core::Outcome& out, const Connection* sender);
   // Re-sends ptt.state for talkers whose listeners changed (after presence or slot changes).
   void refresh_talkers(RoomRuntime& rt);
@@ -119,7 +121,12 @@ class Hub {
   HubConfig cfg_;
   const core::Schema& schema_;
   std::map<std::string, std::unique_ptr<RoomRuntime>> rooms_;
-  std::map<std::string, core::TokenBucket> join_failures_;
+  // Per address: the failed-guess budget and the last distinct wrong codes (a repeat is not a new guess).
+  struct JoinGuesses {
+    core::TokenBucket budget;
+    std::vector<std::string> recent_wrong;
+  };
+  std::map<std::string, JoinGuesses> join_failures_;
   std::map<std::string, core::TokenBucket> joins_by_address_;
   std::map<std::string, core::TokenBucket> joins_by_code_;
   boost::asio::steady_timer sweep_timer_;

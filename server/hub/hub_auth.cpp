@@ -45,20 +45,41 @@ JoinResult Hub::issue_tokens(const core::Participant& p, RoomRuntime& rt, const 
 
 JoinResult Hub::exchange(const std::string& address, const json::value& body) {
   std::int64_t now = now_us();
-  auto& bucket = join_failures_.try_emplace(address, cfg_.join_fail_rate_per_s, cfg_.join_fail_burst).first->second;
-  if (int wait = bucket.retry_after_s(now); wait > 0) {
+  // The brute-force defence is this address's own failed-guess budget. It is checked before the
+  // code is looked up: an address that spent it waits even with the right code, or the answer
+  // would tell a guesser which guess was right. Nothing else counts against it: not a right code,
+  // not another address's guesses, not a malformed request, not the same wrong code sent again
+  // (a stale QR code scanned twice is one guess).
+  auto& guesses = join_failures_.try_emplace(address, JoinGuesses{core::TokenBucket(cfg_.join_fail_rate_per_s, cfg_.join_fail_burst), {}})
+                      .first->second;
+  if (int wait = guesses.budget.retry_after_s(now); wait > 0) {
     metrics_.inc("downbeat_rate_limited_total", "limit=\"join\"");
-    throw HttpError{ErrorCode::rate_limited, "too many wrong join codes from your address: wait " + std::to_string(wait) + " s and try again", wait};
+    throw HttpError{ErrorCode::rate_limited,
+                    "too many wrong join codes from your address: wait " + std::to_string(wait) +
+                        " s and try again with the code on the MD's screen",
+                    wait};
   }
-  auto fail = [&](ErrorCode code, std::string msg, const char* reason) {
-    bucket.try_take(now);
-    metrics_.inc("downbeat_auth_failures_total", std::string("reason=\"") + reason + "\"");
-    return HttpError{code, std::move(msg)};
+  auto bad = [&](std::string msg) {
+    metrics_.inc("downbeat_auth_failures_total", "reason=\"bad_request\"");
+    return HttpError{ErrorCode::bad_request, std::move(msg)};
   };
-  if (!body.is_object()) throw fail(ErrorCode::bad_request, "send a JSON object {code, name, device_id}", "bad_request");
+  if (!body.is_object()) throw bad("send a JSON object {code, name, device_id}");
   auto code_raw = field(body, "code");
-  if (!code_raw) throw fail(ErrorCode::bad_request, "code is required: it is the part after /j/ in the join link", "bad_request");
+  if (!code_raw) throw bad("code is required: it is the part after /j/ in the join link");
   std::string code = normalize_code(*code_raw);
+  auto wrong = [&](std::string msg) {
+    auto& recent = guesses.recent_wrong;
+    // Codes longer than any real one are never remembered (they would only cost memory): each counts.
+    if (code.size() > 32 || std::find(recent.begin(), recent.end(), code) == recent.end()) {
+      guesses.budget.try_take(now);
+      if (code.size() <= 32) recent.push_back(code);
+      if (recent.size() > 4) recent.erase(recent.begin());
+    }
+    metrics_.inc("downbeat_auth_failures_total", "reason=\"bad_code\"");
+    int left = guesses.budget.tokens_left(now);
+    return HttpError{ErrorCode::unauthorized,
+                     msg + (left < 5 ? " (" + std::to_string(left) + " more wrong codes from this address before a wait)" : "")};
+  };
   auto name_raw = field(body, "name");
   if (!name_raw) throw HttpError{ErrorCode::bad_request, "name is required: type the name the band will see"};
   if (!core::valid_utf8(*name_raw)) throw HttpError{ErrorCode::bad_request, "name is not valid text (UTF-8)"};
@@ -73,9 +94,9 @@ JoinResult Hub::exchange(const std::string& address, const json::value& body) {
     throw HttpError{ErrorCode::bad_request, "device_id must be 8-64 letters, digits, '-' or '_' (the app makes one for you)"};
 
   auto jc = code.size() <= 32 ? storage_.lookup_code(code) : std::nullopt;
-  if (!jc) throw fail(ErrorCode::unauthorized, "join code not recognised: check it, or ask the MD for a new QR code", "bad_code");
+  if (!jc) throw wrong("join code not recognised: check it, or ask the MD for a new QR code");
   RoomRuntime* rt = find_room(jc->room);
-  if (!rt) throw fail(ErrorCode::unauthorized, "this join code's room no longer exists: ask the MD for a new QR code", "bad_code");
+  if (!rt) throw wrong("this join code's room no longer exists: ask the MD for a new QR code");
 
   // Same phone, same room, same role: same participant (identity survives rejoining).
   const core::Participant* existing = nullptr;

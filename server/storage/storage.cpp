@@ -218,13 +218,21 @@ void Storage::commit(const std::string& room, std::int64_t seq, std::int64_t ts,
     }
   }
   if (outcome.durable) {
-    Stmt e(db_, "INSERT INTO events(room, seq, type, ts, data) VALUES(?, ?, ?, ?, ?)");
-    e.bind(1, room).bind(2, seq).bind(3, outcome.event_type).bind(4, ts).bind(5, event_data_json).run();
+    auto insert = [&](std::int64_t at, const std::string& type, const std::string& data) {
+      Stmt e(db_, "INSERT INTO events(room, seq, type, ts, data) VALUES(?, ?, ?, ?, ?)");
+      e.bind(1, room).bind(2, at).bind(3, type).bind(4, ts).bind(5, data).run();
+    };
+    // Further events of the same commit take the seqs around the command's own.
+    std::int64_t first = seq - static_cast<std::int64_t>(outcome.events_before.size());
+    for (const auto& ev : outcome.events_before) insert(first++, ev.type, json::serialize(ev.data));
+    insert(seq, outcome.event_type, event_data_json);
+    std::int64_t last = seq;
+    for (const auto& ev : outcome.events_after) insert(++last, ev.type, json::serialize(ev.data));
     Stmt r(db_, "UPDATE rooms SET seq = ? WHERE id = ?");
-    r.bind(1, seq).bind(2, room).run();
-    if (seq % 256 == 0) {
+    r.bind(1, last).bind(2, room).run();
+    if (last / 256 != (seq - static_cast<std::int64_t>(outcome.events_before.size()) - 1) / 256) {
       Stmt t(db_, "DELETE FROM events WHERE room = ? AND seq <= ?");
-      t.bind(1, room).bind(2, seq - retention_).run();
+      t.bind(1, room).bind(2, last - retention_).run();
     }
   }
   tx.commit();

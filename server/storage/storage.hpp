@@ -54,7 +54,8 @@ class Storage {
   // Loads a room's durable entities into `room` (participants, slots, songs, setlists, meta).
   void load_room(core::Room& room);
 
-  // One transaction: mutations, the event row (when durable and event_type set), the room seq.
+  // One transaction: mutations, the event rows (when durable: events_before, the command's own
+  // event at `seq`, events_after), the room seq (the last of them).
   void commit(const std::string& room, std::int64_t seq, std::int64_t ts, const core::Outcome& outcome, const std::string& event_data_json);
   // A durable write that is not an event (participant records created at join).
   void put_entity(const std::string& room, const std::string& kind, const std::string& id, const boost::json::object& value);

@@ -83,8 +83,8 @@ test('an oversized frame closes that connection with 1009; the server and the ro
   const closed = await extra.closed;
   assert.equal(closed.code, 1009);
   const { event } = await clients.md.ok('cue', { text: 'Still here' });
-  assert.equal(event, undefined);
-  await observer.waitFor((m) => m.type === 'cue' && m.data.text === 'Still here', { from: observed });
+  assert.equal(event.data.cue.text, 'Still here', 'cues are durable: the ack has a seq and the event follows');
+  await observer.waitFor((m) => m.type === 'cue' && m.data.cue.text === 'Still here', { from: observed });
   assert.deepEqual(observer.messages.slice(observed).map((m) => m.type), ['cue'], 'the observer only saw the cue');
 });
 

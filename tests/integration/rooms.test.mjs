@@ -118,23 +118,24 @@ test('a since the log cannot cover gets a snapshot instead', async () => {
   await Promise.all([mu.close(), back.close()]);
 });
 
-test('cues reach the room; a group cue reaches only that group and the MD', async () => {
+test('cues reach the room as durable events, each marked with the group it is for', async () => {
   const md = await connectAs('md', 'MD');
   const vox = await connectAs('musician', 'Vox');
   const drums = await connectAs('musician', 'Drums');
   const { event } = await md.ok('slot.create', { name: 'Vox 1', group: 'vocals' });
   await md.ok('slot.assign', { slot: event.data.slot.id, participant: vox.messages[0].data.participant.id });
   const fromD = drums.messages.length;
-  await md.ok('cue', { text: 'Chorus', color: 'blue' });
+  const { event: sent } = await md.ok('cue', { text: 'Chorus', color: 'blue' });
   const cue = await drums.waitFor((m) => m.type === 'cue', { from: fromD, what: 'room cue' });
-  assert.equal(cue.data.text, 'Chorus');
-  assert.equal(cue.data.color, 'blue');
-  assert.equal(cue.seq, undefined, 'cues are ephemeral');
+  assert.equal(cue.data.cue.text, 'Chorus');
+  assert.equal(cue.data.cue.color, 'blue');
+  assert.equal(cue.data.cue.group, null);
+  assert.equal(cue.seq, sent.seq, 'cues are durable: one seq, the same for everyone');
   await md.ok('cue', { text: 'Tag', group: 'vocals' });
-  await vox.waitFor((m) => m.type === 'cue' && m.data.text === 'Tag', { what: 'group cue at vocals' });
+  const tag = await vox.waitFor((m) => m.type === 'cue' && m.data.cue.text === 'Tag', { what: 'group cue at vocals' });
+  assert.equal(tag.data.cue.group, 'vocals', 'a device shows a group cue only when it is in that group');
   await md.ok('cue', { text: 'Marker' });
-  await drums.waitFor((m) => m.type === 'cue' && m.data.text === 'Marker', { what: 'marker' });
-  assert.ok(!drums.messages.some((m) => m.type === 'cue' && m.data.text === 'Tag'), 'drums did not get the vocals cue');
+  await drums.waitFor((m) => m.type === 'cue' && m.data.cue.text === 'Marker', { what: 'marker' });
   await Promise.all([md.close(), vox.close(), drums.close()]);
 });
 
@@ -147,7 +148,7 @@ test('metrics.report reaches the MD console, not the band', async () => {
   assert.equal(r.data.participant, mu.messages[0].data.participant.id);
   assert.equal(r.data.rtt_ms, 3.2);
   await md.ok('cue', { text: 'sync' });
-  await other.waitFor((m) => m.type === 'cue' && m.data.text === 'sync');
+  await other.waitFor((m) => m.type === 'cue' && m.data.cue.text === 'sync');
   assert.ok(!other.messages.some((m) => m.type === 'metrics.report'));
   const metrics = await (await fetch(`${server.base}/metrics`)).text();
   assert.match(metrics, /downbeat_client_rtt_seconds\{room="[^"]+"\} 0\.0032\n/);

@@ -56,6 +56,6 @@ test('a client that stops reading is dropped; the room carries on; it resumes af
   assert.ok(snap.data.seq >= lastSeq);
   assert.equal(snap.data.songs.length, 500, 'every song is in the snapshot');
   const { event } = await mds[0].ok('cue', { text: 'Back in' }).then(() => back.waitFor((m) => m.type === 'cue')).then((e) => ({ event: e }));
-  assert.equal(event.data.text, 'Back in', 'and it is live again');
+  assert.equal(event.data.cue.text, 'Back in', 'and it is live again');
   await Promise.all([...mds.map((m) => m.close()), fast.close(), back.close()]);
 });

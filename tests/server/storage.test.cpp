@@ -21,7 +21,7 @@ core::Outcome slot_created(const std::string& id, const std::string& name) {
   core::Outcome out;
   out.durable = true;
   out.event_type = "slot.create";
-  core::Slot s{id, name, "", "", 0, ""};
+  core::Slot s{id, name, "", "", 0, 0, "C", ""};
   out.event_data = {{"slot", core::Room::slot_json(s)}};
   out.mutations.push_back(core::Mutation{"slot", id, core::Room::slot_json(s), false});
   return out;

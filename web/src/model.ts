@@ -4,9 +4,16 @@ import type { EventType, Role, CommandMap } from './protocol.gen';
 
 export type Meter = { beats: number; unit: number };
 export type Participant = { id: string; name: string; role: Role; online: boolean; slot: string | null };
+/** The instrument's transposition: "C" = concert pitch; a Bb instrument reads 2 semitones up, Eb 9 (−3), F 7. */
+export type Pitch = 'C' | 'Bb' | 'Eb' | 'F';
+/**
+ * What a slot reads: the song's chords moved to the play key (setlist item key, else song key),
+ * then written for `pitch`, then shown as shapes `capo` semitones lower, then moved by `transpose`.
+ * `capo` and `pitch` are absent from older servers (read them as 0 and "C").
+ */
 export type Slot = {
   id: string; name: string; instrument: string | null; group: string | null;
-  transpose: number | null; participant: string | null;
+  transpose: number | null; capo?: number; pitch?: Pitch; participant: string | null;
 };
 export type Song = {
   id: string; title: string; artist: string | null; key: string | null;
@@ -23,7 +30,8 @@ export type TempoCore = {
 export type Tempo = TempoCore & { prev?: TempoCore | null };
 /** `to`: the participants the server resolved the target to (docs/voice.md); absent from older servers. */
 export type PttState = { participant: string; talking: boolean; target: string | null; to?: string[] };
-export type RoomSettings = { self_claim?: boolean; talk_all?: Role[] };
+/** `song_count_in`: count-in bars played before bar 1 of the next song when the click runs (0..4). */
+export type RoomSettings = { self_claim?: boolean; talk_all?: Role[]; song_count_in?: number };
 export type RoomInfo = { id: string; name: string; settings?: RoomSettings };
 /** One peer connection as seen from the reporting end (metrics.report `links`). */
 export type LinkReport = {
@@ -31,11 +39,15 @@ export type LinkReport = {
   jitter_buffer_ms?: number; stalled?: boolean; path?: 'rtp' | 'dc';
 };
 export type CueColor = NonNullable<CommandMap['cue']['color']>;
+/** A cue as the server keeps it: the current one per group (group null = everyone). `at`: server ms. */
+export type Cue = { id: string; from: string; text: string; color: CueColor | null; group: string | null; at: number };
 
 export type Snapshot = {
   seq: number; room: RoomInfo; participants: Participant[]; slots: Slot[]; songs: Song[];
   setlists: Setlist[]; active_setlist: string | null; song_current: SongCurrent | null;
   tempo: Tempo | null; ptt: PttState[];
+  /** The current cues (absent from older servers). */
+  cues?: Cue[];
 };
 
 /** Data of each event type; a key missing here that the schema lists is a compile error. */
@@ -46,6 +58,7 @@ interface BaseEventDataMap {
   'participant.join': { participant: Participant };
   'participant.leave': { participant: string; reason: string };
   'slot.create': { slot: Slot };
+  'slot.update': { slot: Slot };
   'slot.delete': { slot: string };
   'slot.assign': { slot: Slot };
   'slot.release': { slot: Slot };
@@ -57,7 +70,9 @@ interface BaseEventDataMap {
   'song.current': SongCurrent;
   'tempo.anchor': { tempo: Tempo };
   'tempo.update': { rev: number; bar: number; beat: number };
-  cue: { from: string; text: string; color: CueColor | null; group: string | null };
+  cue: { cue: Cue };
+  /** group null: every cue is cleared. */
+  'cue.clear': { group: string | null };
   'ptt.state': PttState;
   'rtc.offer': { from: string; sdp: string };
   'rtc.answer': { from: string; sdp: string };

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
-import { reduce, emptyState, currentSong, mySlot, type RoomState } from './state';
+import { reduce, emptyState, currentSong, mySlot, visibleCues, dismissCue, type RoomState } from './state';
 import type { Snapshot, ServerEvent } from './model';
+import vectors from '../../protocol/vectors/room_events.json';
 
 const snap: Snapshot = {
   seq: 10,
@@ -70,15 +71,15 @@ describe('room state reducer', () => {
     expect(s.slots[0].participant).toBeNull();
   });
 
-  it('keeps ephemeral state: cue, who is talking, tempo', () => {
+  it('keeps live state: who is talking, tempo; the newest cue for the banner', () => {
     const s = apply(start,
-      { type: 'cue', data: { from: 'p1', text: 'Chorus', color: 'blue', group: null } },
+      { type: 'cue', seq: 11, data: { cue: { id: 'cu11', from: 'p1', text: 'Chorus', color: 'blue', group: null, at: 5000 } } },
       { type: 'ptt.state', data: { participant: 'p1', talking: true, target: 'all' } },
       { type: 'tempo.anchor', data: { tempo: { running: true, bpm: 90, meter: { beats: 4, unit: 4 }, accents: [], subdivision: 1, count_in_bars: 1, anchor: { t: 1, bar: -1 }, rev: 3 } } });
     expect(s.cue).toMatchObject({ text: 'Chorus', color: 'blue' });
     expect(s.ptt).toHaveLength(1);
     expect(s.tempo?.bpm).toBe(90);
-    expect(s.seq).toBe(10); // re-sent anchors without seq do not move seq
+    expect(s.seq).toBe(11); // re-sent anchors without seq do not move seq
     const quiet = apply(s, { type: 'ptt.state', data: { participant: 'p1', talking: false, target: null } });
     expect(quiet.ptt).toHaveLength(0);
   });
@@ -113,5 +114,91 @@ describe('room state reducer', () => {
     expect(s.ptt).toEqual([{ participant: 'p1', talking: true, target: 'all', to: ['p2'] }]);
     s = reduce(s, { type: 'ptt.state', data: { participant: 'p1', talking: false, target: null, to: [] } }, 2);
     expect(s.ptt).toEqual([]);
+  });
+
+  describe('cues, kept by the server', () => {
+    const cue = (id: string, text: string, group: string | null, at: number) =>
+      ({ type: 'cue' as const, seq: Number(id.slice(2)), data: { cue: { id, from: 'p1', text, color: 'red' as const, group, at } } });
+    // Bo (p2) holds Keys, in group "band".
+    const inBand = apply(start, { type: 'slot.assign', seq: 11, data: { slot: { ...snap.slots[0], participant: 'p2' } } });
+
+    it('a group cue replaces that group\'s, a cue to everyone replaces them all', () => {
+      let s = apply(inBand, cue('cu12', 'Tag', 'band', 1), cue('cu13', 'Check', 'tech', 2));
+      expect(s.cues.map((c) => c.text)).toEqual(['Tag', 'Check']);
+      s = apply(s, cue('cu14', 'Out', 'band', 3));
+      expect(s.cues.map((c) => c.text)).toEqual(['Check', 'Out']);
+      s = apply(s, cue('cu15', 'Stop', null, 4));
+      expect(s.cues.map((c) => c.text)).toEqual(['Stop']);
+      expect(s.seq).toBe(15);
+    });
+
+    it('shows me cues to everyone and to my group, not to other groups', () => {
+      const s = apply(inBand, cue('cu12', 'Tag', 'band', 1), cue('cu13', 'Check', 'tech', 2), cue('cu14', 'Vox in', 'vocals', 3));
+      expect(visibleCues(s).map((c) => c.text)).toEqual(['Tag']);
+      expect(s.cue?.text).toBe('Tag'); // the banner's newest cue is one for me
+      const md = { ...s, me: 'p1' };
+      expect(visibleCues(md).map((c) => c.text)).toEqual(['Vox in', 'Check', 'Tag']); // the MD sees every group's, newest first
+    });
+
+    it('cue.clear clears one group or all', () => {
+      let s = apply(inBand, cue('cu12', 'Tag', 'band', 1), cue('cu13', 'Check', 'tech', 2));
+      s = apply(s, { type: 'cue.clear', seq: 14, data: { group: 'band' } });
+      expect(s.cues.map((c) => c.text)).toEqual(['Check']);
+      expect(s.cue).toBeNull();
+      s = apply(s, { type: 'cue.clear', seq: 15, data: { group: null } });
+      expect(s.cues).toEqual([]);
+    });
+
+    it('a reload or a late joiner gets the current cues from the snapshot; a dismissal is kept', () => {
+      const current = { id: 'cu20', from: 'p1', text: 'Bridge', color: 'blue' as const, group: null, at: 9 };
+      let s = apply(emptyState, { type: 'snapshot', data: { ...snap, seq: 20, cues: [current] } });
+      expect(visibleCues(s).map((c) => c.text)).toEqual(['Bridge']);
+      s = dismissCue(s, 'cu20');
+      expect(visibleCues(s)).toEqual([]);
+      s = apply(s, { type: 'snapshot', data: { ...snap, seq: 21, cues: [current] } });
+      expect(visibleCues(s)).toEqual([]); // still dismissed on this device
+      s = apply(s, cue('cu22', 'Chorus', null, 10));
+      expect(visibleCues(s).map((c) => c.text)).toEqual(['Chorus']); // the next cue shows again
+      expect(apply(emptyState, { type: 'snapshot', data: snap }).cues).toEqual([]); // older servers: none
+    });
+  });
+
+  it('slot.update edits a slot in place, keeping who holds it', () => {
+    const s = apply(start,
+      { type: 'slot.assign', seq: 11, data: { slot: { ...snap.slots[0], participant: 'p2' } } },
+      { type: 'slot.update', seq: 12, data: { slot: { ...snap.slots[0], participant: 'p2', capo: 3, pitch: 'Bb' } } });
+    expect(mySlot(s)).toMatchObject({ name: 'Keys', capo: 3, pitch: 'Bb' });
+    expect(s.participants.find((p) => p.id === 'p2')?.slot).toBe('s1');
+  });
+
+  it('a move is a slot.release then a slot.assign', () => {
+    const drums = { id: 's2', name: 'Drums', instrument: null, group: null, transpose: null, capo: 0, pitch: 'C' as const, participant: null };
+    let s = apply(start,
+      { type: 'slot.create', seq: 11, data: { slot: drums } },
+      { type: 'slot.assign', seq: 12, data: { slot: { ...snap.slots[0], participant: 'p2' } } });
+    s = apply(s,
+      { type: 'slot.release', seq: 13, data: { slot: { ...snap.slots[0], participant: null } } },
+      { type: 'slot.assign', seq: 14, data: { slot: { ...drums, participant: 'p2' } } });
+    expect(mySlot(s)?.name).toBe('Drums');
+    expect(s.slots.find((x) => x.id === 's1')?.participant).toBeNull();
+    expect(s.seq).toBe(14);
+  });
+
+  // The same vectors as client/room_state.test.cpp: both reducers must end in the same room.
+  describe('shared reducer vectors', () => {
+    for (const c of vectors.cases) {
+      it(c.name, () => {
+        const s = apply(emptyState, { type: 'snapshot', data: vectors.snapshot as unknown as Snapshot }, ...(c.events as unknown as ServerEvent[]));
+        const expect_ = c.expect as {
+          cues?: string[]; holders?: Record<string, string | null>; participant_slots?: Record<string, string | null>;
+          slots?: Record<string, Record<string, unknown>>; seq?: number;
+        };
+        if (expect_.cues) expect(s.cues.map((q) => `${q.group ?? '*'}:${q.text}`)).toEqual(expect_.cues);
+        for (const [slot, holder] of Object.entries(expect_.holders ?? {})) expect(s.slots.find((x) => x.id === slot)?.participant).toBe(holder);
+        for (const [p, slot] of Object.entries(expect_.participant_slots ?? {})) expect(s.participants.find((x) => x.id === p)?.slot).toBe(slot);
+        for (const [slot, fields] of Object.entries(expect_.slots ?? {})) expect(s.slots.find((x) => x.id === slot)).toMatchObject(fields);
+        if (expect_.seq !== undefined) expect(s.seq).toBe(expect_.seq);
+      });
+    }
   });
 });

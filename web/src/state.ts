@@ -1,10 +1,12 @@
 // Room state reducer: snapshot + events → the state every screen draws from. Pure functions.
 import type {
-  Participant, Slot, Song, Setlist, SongCurrent, Tempo, PttState, RoomInfo, RoomSettings, ServerEvent, UnknownEvent, LinkReport,
+  Participant, Slot, Song, Setlist, SongCurrent, Tempo, PttState, RoomInfo, RoomSettings, ServerEvent, UnknownEvent, LinkReport, Cue,
 } from './model';
 import { EVENT_DURABLE, type EventType } from './protocol.gen';
 
-export type Cue = { from: string; text: string; color: string | null; group: string | null; at: number };
+export type { Cue } from './model';
+/** The newest cue as the old banner reads it: `at` is the local ms it arrived. Prefer `cues` / `visibleCues`. */
+export type LatestCue = Cue & { serverAt: number };
 export type PeerMetrics = { rtt_ms?: number; jitter_ms?: number; clock_uncertainty_ms?: number; links?: LinkReport[]; at: number };
 
 export type RoomState = {
@@ -20,14 +22,18 @@ export type RoomState = {
   tempo: Tempo | null;
   tempoBeat: { rev: number; bar: number; beat: number } | null;
   ptt: PttState[];
-  cue: Cue | null;
+  /** The current cue per group (group null = everyone), oldest first; kept by the server (in the snapshot). */
+  cues: Cue[];
+  /** Cue ids this device dismissed (kept across reloads with the rest of the state). */
+  dismissedCues: string[];
+  cue: LatestCue | null;
   lastSeen: Record<string, number>;  // participant id → local ms of the last sign of life
   metrics: Record<string, PeerMetrics>;
 };
 
 export const emptyState: RoomState = {
   seq: 0, room: null, me: null, participants: [], slots: [], songs: [], setlists: [],
-  activeSetlist: null, songCurrent: null, tempo: null, tempoBeat: null, ptt: [], cue: null,
+  activeSetlist: null, songCurrent: null, tempo: null, tempoBeat: null, ptt: [], cues: [], dismissedCues: [], cue: null,
   lastSeen: {}, metrics: {},
 };
 
@@ -76,6 +82,9 @@ function applyEvent(state: RoomState, ev: ServerEvent, now: number): RoomState {
         songCurrent: d.song_current ?? null,
         tempo: d.tempo ?? null,
         ptt: (d.ptt ?? []).filter((p) => p.talking),
+        cues: d.cues ?? [],
+        // Dismissals of cues that are no longer current are forgotten.
+        dismissedCues: (state.dismissedCues ?? []).filter((id) => (d.cues ?? []).some((c) => c.id === id)),
       };
     }
     case 'participant.join': {
@@ -99,6 +108,7 @@ function applyEvent(state: RoomState, ev: ServerEvent, now: number): RoomState {
       };
     }
     case 'slot.create':
+    case 'slot.update':
       return { ...state, slots: upsert(state.slots, ev.data.slot) };
     case 'slot.assign':
     case 'slot.release': {
@@ -145,8 +155,19 @@ function applyEvent(state: RoomState, ev: ServerEvent, now: number): RoomState {
       return { ...state, tempo: ev.data.tempo };
     case 'tempo.update':
       return { ...state, tempoBeat: ev.data };
-    case 'cue':
-      return { ...state, cue: { ...ev.data, color: ev.data.color ?? null, group: ev.data.group ?? null, at: now } };
+    case 'cue': {
+      const cue: Cue = { ...ev.data.cue, color: ev.data.cue.color ?? null, group: ev.data.cue.group ?? null };
+      // A cue to everyone replaces every current cue; a cue to a group replaces that group's.
+      const cues = [...(cue.group === null ? [] : (state.cues ?? []).filter((c) => c.group !== cue.group)), cue];
+      const forMe = isForMe(state, cue);
+      return { ...state, cues, cue: forMe ? { ...cue, serverAt: cue.at, at: now } : state.cue };
+    }
+    case 'cue.clear': {
+      const group = ev.data.group ?? null;
+      const cues = group === null ? [] : (state.cues ?? []).filter((c) => c.group !== group);
+      const cue = state.cue && cues.some((c) => c.id === state.cue!.id) ? state.cue : null;
+      return { ...state, cues, cue, dismissedCues: (state.dismissedCues ?? []).filter((id) => cues.some((c) => c.id === id)) };
+    }
     case 'ptt.state': {
       const others = state.ptt.filter((p) => p.participant !== ev.data.participant);
       return {
@@ -175,7 +196,32 @@ function applyEvent(state: RoomState, ev: ServerEvent, now: number): RoomState {
   }
 }
 
+/** This device hides a cue (until the next one): remembered by id. */
+export function dismissCue(state: RoomState, id: string): RoomState {
+  const dismissed = state.dismissedCues ?? [];
+  return dismissed.includes(id) ? state : { ...state, dismissedCues: [...dismissed, id] };
+}
+
 // ---- selectors -------------------------------------------------------------------------------
+
+/**
+ * Whether a cue is addressed to this device: cues to everyone, to my slot's group, the "tech" group
+ * for a tech; the MD sees every group's cue.
+ */
+export function isForMe(state: RoomState, cue: Cue): boolean {
+  if (cue.group === null) return true;
+  const self = state.participants.find((p) => p.id === state.me);
+  if (self?.role === 'md') return true;
+  if (cue.group === 'tech' && self?.role === 'tech') return true;
+  const slot = state.me ? state.slots.find((s) => s.participant === state.me) : undefined;
+  return !!slot && slot.group === cue.group;
+}
+
+/** The current cues addressed to me that I have not dismissed, newest first. */
+export function visibleCues(state: RoomState): Cue[] {
+  const dismissed = state.dismissedCues ?? [];
+  return (state.cues ?? []).filter((c) => isForMe(state, c) && !dismissed.includes(c.id)).sort((a, b) => b.at - a.at);
+}
 
 export function me(state: RoomState): Participant | null {
   return state.participants.find((p) => p.id === state.me) ?? null;

@@ -23,9 +23,10 @@ struct RoomState {
   boost::json::value song_current;
   std::optional<core::TempoState> tempo;
   boost::json::array ptt;
+  boost::json::array cues;  // the current cue per group (group null = everyone): Cue {id, from, text, color, group, at}
 
   void apply_snapshot(const boost::json::object& data);
-  // Applies one event's data; returns false for types that do not change the room (pong, cue, rtc.*, …).
+  // Applies one event's data; returns false for types that do not change the room (pong, rtc.*, …).
   bool apply_event(std::string_view type, const boost::json::object& data);
 
   const boost::json::object* participant(std::string_view id) const;

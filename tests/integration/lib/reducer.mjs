@@ -20,7 +20,7 @@ export function reduce(state, msg) {
       }
       break;
     }
-    case 'slot.create': case 'slot.release': upsert(s.slots, d.slot); break;
+    case 'slot.create': case 'slot.update': case 'slot.release': upsert(s.slots, d.slot); break;
     case 'slot.assign':
       for (const slot of s.slots) if (slot.participant === d.slot.participant && slot.id !== d.slot.id) slot.participant = null;
       upsert(s.slots, d.slot);
@@ -36,6 +36,9 @@ export function reduce(state, msg) {
     case 'song.current': s.song_current = d; s.active_setlist = d.setlist; break;
     case 'tempo.anchor': s.tempo = d.tempo; break;
     case 'room.settings': s.room = { ...s.room, settings: d.settings }; break;
+    // A cue to everyone replaces every current cue; a cue to a group replaces that group's.
+    case 'cue': s.cues = [...(d.cue.group === null ? [] : (s.cues || []).filter((c) => c.group !== d.cue.group)), d.cue]; break;
+    case 'cue.clear': s.cues = d.group == null ? [] : (s.cues || []).filter((c) => c.group !== d.group); break;
     default: return s;
   }
   syncParticipantSlots();
