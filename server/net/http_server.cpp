@@ -278,7 +278,7 @@ std::optional<std::int64_t> HttpServer::parse_since(const std::string& s) { retu
 void HttpServer::add_security_headers(Response& res, std::string_view host) const {
   // Fits the web app: its own scripts and worklets, blob: for the timer worker, WebSockets to itself.
   std::string csp =
-      "default-src 'self'; script-src 'self' blob:; worker-src 'self' blob:; style-src 'self' 'unsafe-inline'; "
+      "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' blob:; worker-src 'self' blob:; style-src 'self' 'unsafe-inline'; "
       "img-src 'self' data: blob:; media-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'";
   // Older Safari does not count ws(s):// as 'self': name this server's own socket, never a stranger's.
   if (auto h = parse_origin(host, ssl_ ? "https" : "http"); h && origins_.serves_host(host))
