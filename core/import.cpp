@@ -10,6 +10,7 @@
 #include <memory>
 #include <regex>
 
+#include "core/chart.hpp"
 #include "core/text.hpp"
 
 namespace downbeat::importer {
@@ -145,18 +146,15 @@ std::optional<Meter> parse_meter(std::string_view v) {
   return Meter{beats, unit};
 }
 
-const std::regex& chord_re() {
-  // Root, quality and extensions, optional bass: G, F#m7, Bbmaj7, Csus4, D/F#, Am7b5, C(add9), E7#9, N.C.
-  static const std::regex re(
-      R"(^([A-G](#|b|♯|♭)?((maj|min|mi|ma|m|M|dim|aug|sus|add|alt|[+°øΔ-])?[0-9]{0,2})*(\((([#b+-]|add|sus|maj)?[0-9]{1,2},?)+\))?(/[A-G](#|b|♯|♭)?)?|N\.?C\.?)$)");
-  return re;
+// A chord symbol as the chart parser reads one: it moves when transposed (N.C. does not, and is one too).
+bool is_chord(std::string_view tok) {
+  if (tok.empty() || tok.size() > 20) return false;
+  if (tok == "N.C." || tok == "NC" || tok == "N.C") return true;
+  return chart::transpose_chord(tok, 1, std::nullopt) != tok;
 }
 
-bool is_chord(std::string_view tok) { return !tok.empty() && tok.size() <= 20 && std::regex_match(tok.begin(), tok.end(), chord_re()); }
-
 bool valid_key(std::string_view k) {
-  static const std::regex re(R"(^[A-G](#|b)?m?$)");
-  return k.size() <= 8 && std::regex_match(k.begin(), k.end(), re);
+  return k.size() <= 8 && chart::parse_key(k).has_value();
 }
 
 // ---------------------------------------------------------------- ChordPro metadata
@@ -203,27 +201,34 @@ bool known_directive(const std::string& n) {
   return n.starts_with("start_of_") || n.starts_with("end_of_") || n.starts_with("x_");
 }
 
-// TODO(chart): replace with downbeat::chart::parse (core/chart.hpp, branch h-chart) once its header
-// is committed: its meta and issues. This seam reads directive lines only; it is not a chart parser.
+// The chart helper's parser reads the chart (metadata, unclosed brackets and braces); it keeps
+// unknown directives without a word, so those are named here, line by line.
 ChartMeta read_chart_meta(std::string_view src, int first_line) {
   ChartMeta out;
+  chart::Chart c = chart::parse(src);
+  auto put = [&](const char* name, const std::optional<std::string>& v) {
+    if (v) out.meta[name] = *v;
+  };
+  put("title", c.title);
+  put("subtitle", c.subtitle);
+  put("artist", c.artist);
+  put("key", c.key);
+  put("tempo", c.tempo);
+  put("time", c.time);
+  for (const auto& issue : c.issues) {
+    std::string m = issue.message;
+    // "Line 5: '[' is not closed, …": the line number is said by whoever shows the warning.
+    std::string prefix = "Line " + std::to_string(issue.line);
+    if (m.starts_with(prefix + ": ")) m.erase(0, prefix.size() + 2);
+    out.issues.push_back({issue.line + first_line - 1, m});
+  }
   int n = first_line;
   for (auto line : split_lines(src)) {
-    std::string_view t = trim(line);
-    if (auto d = directive_of(t)) {
-      if (!known_directive(d->name))
-        out.issues.push_back({n, "unknown directive {" + d->name + "}: kept as it is"});
-      else if (!out.meta.count(d->name))
-        out.meta[d->name] = d->value;
-    } else if (!t.empty() && t.front() != '#') {
-      auto open = t.rfind('['), close = t.rfind(']');
-      if (open != std::string_view::npos && (close == std::string_view::npos || close < open))
-        out.issues.push_back({n, "a chord bracket [ is not closed: kept as it is"});
-      else if (t.front() == '{' && t.find('}') == std::string_view::npos)
-        out.issues.push_back({n, "a directive { is not closed: kept as it is"});
-    }
+    if (auto d = directive_of(line); d && !known_directive(d->name))
+      out.issues.push_back({n, "unknown directive {" + d->name + "}: kept as it is"});
     ++n;
   }
+  std::stable_sort(out.issues.begin(), out.issues.end(), [](const Warning& a, const Warning& b) { return a.line < b.line; });
   return out;
 }
 
@@ -346,6 +351,11 @@ struct ChordAt {
   std::string chord;
 };
 
+const std::regex& repeat_mark() {
+  static const std::regex re(R"(^\(?[xX]\d\)?$)");  // x2, (x3)
+  return re;
+}
+
 // The chord tokens of a line of only chords (bar lines and repeat marks allowed), else nullopt.
 std::optional<std::vector<ChordAt>> chord_line(std::string_view line) {
   auto cps = code_points(line);
@@ -362,7 +372,7 @@ std::optional<std::vector<ChordAt>> chord_line(std::string_view line) {
     if (is_chord(tok))
       out.push_back({col, tok});
     else if (tok == "|" || tok == "||" || tok == "/" || tok == "-" || tok == "%" || tok == "|:" || tok == ":|" ||
-             std::regex_match(tok, std::regex(R"(^\(?[xX]\d\)?$)")))
+             std::regex_match(tok, repeat_mark()))
       continue;
     else
       return std::nullopt;
@@ -957,17 +967,15 @@ Result import_file(std::string_view filename, std::string_view bytes) {
     return r;
   }
   if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);
-  auto lines = split_lines(bytes);
-  for (std::size_t i = 0; i < lines.size(); ++i) {
-    if (lines[i].find('\0') != std::string_view::npos) {
-      r.error = base + " line " + std::to_string(i + 1) + " has a NUL byte: this is not a text file. " + kFormats;
-      return r;
-    }
-    if (!core::valid_utf8(lines[i])) {
-      r.error = base + " line " + std::to_string(i + 1) +
-                " is not UTF-8 text (the file is in another encoding, e.g. Windows-1252): save it as UTF-8 and import it again";
-      return r;
-    }
+  if (auto bad = chart::check_utf8(bytes)) {
+    r.error = base + " line " + std::to_string(*bad) +
+              " is not UTF-8 text (the file is in another encoding, e.g. Windows-1252): save it as UTF-8 and import it again";
+    return r;
+  }
+  if (auto nul = bytes.find('\0'); nul != std::string_view::npos) {
+    auto line = std::count(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(nul), '\n') + 1;
+    r.error = base + " line " + std::to_string(line) + " has a NUL byte: this is not a text file. " + kFormats;
+    return r;
   }
   std::string_view head = bytes.substr(0, std::min<std::size_t>(bytes.size(), 512));
   auto first = head.find_first_not_of(" \t\r\n");
