@@ -453,14 +453,19 @@ asio::awaitable<void> HttpServer::http_loop(Stream stream, std::string address, 
   bool first = true;
   for (;;) {
     http::request_parser<http::string_body> parser;
-    parser.body_limit(16 * 1024);
+    // A song file may be bigger than any other body: its limit is the importer's, every other
+    // body's 16 KiB (a Content-Length is checked with the header, chunks as they come).
+    constexpr std::uint64_t kBodyLimit = 16 * 1024;
+    parser.body_limit(importer::kMaxFileBytes);
     parser.header_limit(16 * 1024);
     // The first request must come as fast as a handshake; a kept-alive socket may idle a little longer.
     beast::get_lowest_layer(stream).expires_after(first ? opts_.handshake_timeout : opts_.idle_timeout);
     co_await http::async_read_header(stream, buf, parser, redirect_error(use_awaitable, ec));
-    // A song file may be bigger than any other body: its limit is the importer's.
-    bool song_upload = !ec && is_song_import(parser.get().target());
-    if (song_upload) parser.body_limit(importer::kMaxFileBytes);
+    bool song_upload = (!ec || ec == http::error::body_limit) && is_song_import(parser.get().target());
+    if (!ec && !song_upload) {
+      if (auto length = parser.content_length(); length && *length > kBodyLimit) ec = http::error::body_limit;
+      parser.body_limit(kBodyLimit);
+    }
     if (!ec && !parser.is_done()) co_await http::async_read(stream, buf, parser, redirect_error(use_awaitable, ec));
     if (ec == http::error::body_limit) {
       Request dummy;
