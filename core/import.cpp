@@ -160,7 +160,7 @@ bool valid_key(std::string_view k) {
 // ---------------------------------------------------------------- ChordPro metadata
 
 struct ChartMeta {
-  std::map<std::string, std::string> meta;  // first occurrence of each directive (canonical name)
+  std::map<std::string, std::string> meta;  // title, subtitle, artist, key, tempo, time as the chart parser read them
   std::vector<Warning> issues;
 };
 
@@ -325,7 +325,7 @@ Result import_chordpro(const std::string& base, std::string_view text, Result r)
     sol = sol == std::string::npos ? 0 : sol + 1;
     line += static_cast<int>(std::count(src.begin(), src.begin() + static_cast<std::ptrdiff_t>(sol), '\n'));
     src.erase(0, sol);
-    while (src.size() >= 2 && src[src.size() - 1] == '\n' && (src[src.size() - 2] == '\n' || src[src.size() - 2] == ' ')) src.pop_back();
+    while (src.ends_with("\n\n")) src.pop_back();
     ChartMeta cm = read_chart_meta(src, line);
     for (auto& w : cm.issues) r.warnings.push_back(std::move(w));
     Draft d;
@@ -675,7 +675,7 @@ SectionName openlyrics_section(const std::string& name, bool instrument) {
   return section_for(label);
 }
 
-std::string openlyrics_chord(const Node& c, const std::string& base, std::vector<Warning>& w) {
+std::string openlyrics_chord(const Node& c, std::vector<Warning>& w) {
   if (auto name = c.attr("name"); !name.empty()) return name;  // 0.8
   std::string root = c.attr("root");
   if (root.empty()) {
@@ -698,7 +698,6 @@ std::string openlyrics_chord(const Node& c, const std::string& base, std::vector
     w.push_back({c.line, "chord structure \"" + structure + "\" (a chord formula) is not known: kept as " + root + "; check the chord"});
   }
   if (auto bass = c.attr("bass"); !bass.empty()) out += "/" + bass;
-  (void)base;
   return out;
 }
 
@@ -745,7 +744,7 @@ void walk_lines(const Node& n, LyricWriter& out, const std::string& base, std::v
     if (e.name == "br") {
       out.br();
     } else if (e.name == "chord") {
-      out.chord(openlyrics_chord(e, base, w));
+      out.chord(openlyrics_chord(e, w));
       walk_lines(e, out, base, w, told);
     } else if (e.name == "comment") {
       out.flush();
