@@ -372,7 +372,7 @@ std::optional<std::vector<ChordAt>> chord_line(std::string_view line) {
     if (is_chord(tok))
       out.push_back({col, tok});
     else if (tok == "|" || tok == "||" || tok == "/" || tok == "-" || tok == "%" || tok == "|:" || tok == ":|" ||
-             std::regex_match(tok, repeat_mark()))
+             (tok.size() <= 4 && std::regex_match(tok, repeat_mark())))
       continue;
     else
       return std::nullopt;
@@ -462,12 +462,23 @@ std::optional<std::string> heading_of(std::string_view line) {
     if (!inner.empty() && !is_chord(inner) && inner.find('[') == std::string::npos) return inner;
     return std::nullopt;
   }
+  if (t.size() > 40) return std::nullopt;  // a heading is short (and std::regex recurses per character)
   static const std::regex re(
       R"(^((verse|chorus|refrain|bridge|pre-?chorus|intro|outro|tag|ending|interlude|instrumental|solo|coda|vamp|turnaround)(\s+\d+[a-z]?)?(\s*\(x?\d+\))?)\s*:?$)",
       std::regex::icase);
   std::match_results<std::string_view::const_iterator> m;
   if (std::regex_match(t.begin(), t.end(), m, re)) return m[1].str();
   return std::nullopt;
+}
+
+// "Key: G" -> {"key", "G"} for the metadata words of a text chart's head.
+std::optional<std::pair<std::string, std::string>> meta_line(std::string_view t) {
+  auto colon = t.find(':');
+  if (colon == std::string_view::npos || colon > 8) return std::nullopt;
+  std::string k = lower(trim(t.substr(0, colon)));
+  static const char* words[] = {"title", "artist", "author", "by", "key", "tempo", "bpm", "time", "meter"};
+  if (std::find(std::begin(words), std::end(words), k) == std::end(words)) return std::nullopt;
+  return std::pair{k, std::string(trim(t.substr(colon + 1)))};
 }
 
 Result import_text(const std::string& base, std::string_view text, Result r) {
@@ -478,8 +489,7 @@ Result import_text(const std::string& base, std::string_view text, Result r) {
   std::size_t i = 0;
   // The head: a title line and metadata lines ("Title: …", "Artist: …", "Key: G", "Tempo: 120",
   // "Time: 3/4"), up to the first blank line after them.
-  static const std::regex meta_re(R"(^(title|artist|author|by|key|tempo|bpm|time|meter)\s*:\s*(.*)$)", std::regex::icase);
-  auto is_meta = [&](std::string_view t) { return std::regex_match(t.begin(), t.end(), meta_re); };
+  auto is_meta = [](std::string_view t) { return meta_line(t).has_value(); };
   bool seen = false;
   for (; i < lines.size(); ++i) {
     std::string_view t = trim(lines[i]);
@@ -487,11 +497,10 @@ Result import_text(const std::string& base, std::string_view text, Result r) {
       if (seen) break;
       continue;
     }
-    std::match_results<std::string_view::const_iterator> m;
-    if (std::regex_match(t.begin(), t.end(), m, meta_re)) {
+    if (auto m = meta_line(t)) {
       seen = true;
-      std::string k = lower(m[1].str());
-      std::string v = m[2].str();
+      const std::string& k = m->first;
+      const std::string& v = m->second;
       if (k == "title") d.title = v;
       else if (k == "artist" || k == "author" || k == "by") d.artist = v;
       else if (k == "key") d.key = v;
@@ -931,13 +940,18 @@ Result import_xml(const std::string& base, std::string_view text, Result r) {
 }
 
 bool looks_like_chordpro(std::string_view text) {
-  static const std::regex inline_chord(R"(\[[A-G][^\]\s]{0,12}\]\S)");
-  int directives = 0, inline_chords = 0;
+  // A known {directive} on a line of its own, or an inline chord "[G]word".
   for (auto line : split_lines(text)) {
-    if (auto d = directive_of(line); d && known_directive(d->name)) ++directives;
-    if (std::regex_search(line.begin(), line.end(), inline_chord)) ++inline_chords;
+    if (auto d = directive_of(line); d && known_directive(d->name)) return true;
+    for (auto open = line.find('['); open != std::string_view::npos; open = line.find('[', open + 1)) {
+      auto inner = line.substr(open + 1, 14);
+      auto close = inner.find(']');
+      if (close == std::string_view::npos) continue;
+      std::size_t after = open + 1 + close + 1;
+      if (after < line.size() && line[after] != ' ' && line[after] != '\t' && is_chord(inner.substr(0, close))) return true;
+    }
   }
-  return directives > 0 || inline_chords > 0;
+  return false;
 }
 
 }  // namespace

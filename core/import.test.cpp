@@ -244,3 +244,22 @@ TEST(Export, CreateDataHasOnlyTheFieldsThatAreSet) {
   EXPECT_EQ(boost::json::serialize(o), R"({"title":"T","chordpro":"x","key":"Bb","meter":{"beats":6,"unit":8}})");
   EXPECT_EQ(song_from_json(o), s);
 }
+
+TEST(ImportBadInput, HostileLinesStayLinear) {
+  // One 200 KB line where a title, a heading or a chord would be (std::regex recursed per character here once).
+  std::string huge(200000, 'a');
+  Result title = import_file("t.txt", "Title: " + huge + "\n\nla\n");
+  ASSERT_TRUE(title.ok()) << title.error.value_or("");
+  EXPECT_EQ(title.songs[0].title, std::string(120, 'a'));
+  EXPECT_TRUE(has_warning(title, "title is longer than 120 characters"));
+  Result brackets = import_file("b.txt", std::string(200000, '[') + "]x");
+  ASSERT_FALSE(brackets.ok());
+  EXPECT_NE(brackets.error->find("per song chart"), std::string::npos) << *brackets.error;
+  Result deep = import_file("d.xml", "<song>" + std::string(5000, '<') );
+  ASSERT_FALSE(deep.ok());
+  std::string nested;
+  for (int i = 0; i < 300; ++i) nested += "<tag>";
+  Result tags = import_file("n.xml", "<song xmlns=\"http://openlyrics.info/namespace/2009/song\"><lyrics><verse name=\"v1\"><lines>" + nested);
+  ASSERT_FALSE(tags.ok());
+  EXPECT_NE(tags.error->find("nested more than 200 deep"), std::string::npos) << *tags.error;
+}
