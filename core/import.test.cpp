@@ -263,3 +263,36 @@ TEST(ImportBadInput, HostileLinesStayLinear) {
   ASSERT_FALSE(tags.ok());
   EXPECT_NE(tags.error->find("nested more than 200 deep"), std::string::npos) << *tags.error;
 }
+
+TEST(ImportOpenLyrics, StructuresTranslationsAndFormulas) {
+  Result r = import_file("s.xml", R"(<?xml version="1.0" encoding="UTF-8"?>
+<song xmlns="http://openlyrics.info/namespace/2009/song" version="0.9">
+<properties><titles><title>Hosanna</title></titles><authors><author>A</author><author type="translation">T</author></authors>
+<tempo type="text">moderate</tempo></properties>
+<lyrics>
+<verse name="p1" lang="en"><lines><chord root="C" structure="min7" bass="Bb"/>Ho<chord root="F" structure="sus4"/>san<chord root="E" structure="3-5-m7-13"/>na</lines></verse>
+<verse name="p1" lang="de"><lines>Hosianna</lines></verse>
+</lyrics></song>)");
+  ASSERT_TRUE(r.ok()) << r.error.value_or("");
+  const Song& s = r.songs[0];
+  EXPECT_EQ(s.artist, "A");
+  EXPECT_FALSE(s.bpm);
+  EXPECT_NE(s.chordpro.find("{start_of_verse: Pre-Chorus 1}\n[Cm7/Bb]Ho[Fsus4]san[E]na\n{end_of_verse}"), std::string::npos) << s.chordpro;
+  EXPECT_EQ(s.chordpro.find("Hosianna"), std::string::npos) << s.chordpro;
+  EXPECT_TRUE(has_warning(r, "translations (lang=\"de\") were left out")) << warnings_of(r);
+  EXPECT_TRUE(has_warning(r, "chord structure \"3-5-m7-13\"")) << warnings_of(r);
+  EXPECT_TRUE(has_warning(r, "tempo \"moderate\" is a word")) << warnings_of(r);
+}
+
+TEST(ImportText, HeadingsWithColonsAndNoExtension) {
+  Result r = import_file("Song", "Verse 1:\nG         D\nHere I am to worship\n\nPre-Chorus:\nla\n[Bridge]\nC\n");
+  ASSERT_TRUE(r.ok()) << r.error.value_or("");
+  EXPECT_EQ(r.format, Format::text);
+  EXPECT_EQ(r.songs[0].title, "Song");
+  EXPECT_NE(r.songs[0].chordpro.find("{start_of_verse: Verse 1}\n[G]Here I am [D]to worship\n{end_of_verse}\n\n{start_of_verse: Pre-Chorus}\nla\n{end_of_verse}\n\n"
+                                     "{start_of_bridge: Bridge}\n[C]\n{end_of_bridge}"),
+            std::string::npos)
+      << r.songs[0].chordpro;
+  // Text with inline chords is ChordPro, whatever its extension.
+  EXPECT_EQ(import_file("notes.txt", "Our [G]song\n").format, Format::chordpro);
+}
