@@ -223,9 +223,15 @@ ChartMeta read_chart_meta(std::string_view src, int first_line) {
     out.issues.push_back({issue.line + first_line - 1, m});
   }
   int n = first_line;
+  bool first_key = true;
   for (auto line : split_lines(src)) {
-    if (auto d = directive_of(line); d && !known_directive(d->name))
-      out.issues.push_back({n, "unknown directive {" + d->name + "}: kept as it is"});
+    auto d = directive_of(line);
+    if (d && !known_directive(d->name)) out.issues.push_back({n, "unknown directive {" + d->name + "}: kept as it is"});
+    // The song's key is where it starts: a later {key} is a modulation (the parser keeps the last).
+    if (d && d->name == "key" && first_key) {
+      out.meta["key"] = d->value;
+      first_key = false;
+    }
     ++n;
   }
   std::stable_sort(out.issues.begin(), out.issues.end(), [](const Warning& a, const Warning& b) { return a.line < b.line; });

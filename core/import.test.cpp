@@ -296,3 +296,9 @@ TEST(ImportText, HeadingsWithColonsAndNoExtension) {
   // Text with inline chords is ChordPro, whatever its extension.
   EXPECT_EQ(import_file("notes.txt", "Our [G]song\n").format, Format::chordpro);
 }
+
+TEST(ImportChordPro, TheSongKeyIsTheFirstKeyNotAModulation) {
+  Result r = import_file("m.cho", "{title: Up}\n{key: G}\n[G]la\n{key: A}\n[A]la\n");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.songs[0].key, "G");
+}
