@@ -24,7 +24,7 @@ asan: deps
 
 # libFuzzer targets (clang, ASan + UBSan), each run briefly on a scratch copy of its corpus;
 # long runs: fuzz/campaign.sh (bench/fuzz/REPORT.md).
-FUZZ_TARGETS ?= frame jwt url auth_body chart
+FUZZ_TARGETS ?= frame jwt url auth_body headers chart import_song
 FUZZ_SECONDS ?= 30
 fuzz: deps
 	cmake --preset fuzz >/dev/null && cmake --build build-fuzz -j $(JOBS) --target $(addprefix fuzz_,$(FUZZ_TARGETS))

@@ -147,6 +147,7 @@ class Room {
   const Participant* find_participant(const std::string& id) const;
   const Slot* find_slot(const std::string& id) const;
   const boost::json::object* find_song(const std::string& id) const;
+  std::size_t song_count() const { return songs_.size(); }
   const boost::json::object* find_setlist(const std::string& id) const;
   const Slot* slot_of(const std::string& participant) const;
   const std::vector<Participant>& participants() const { return participants_; }

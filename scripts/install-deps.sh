@@ -8,7 +8,7 @@ DEB_PACKAGES=(
   build-essential g++ cmake ninja-build ccache pkg-config git
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libcli11-dev libqrencode-dev
-  libgtest-dev libgmock-dev
+  libgtest-dev libgmock-dev libexpat1-dev
   clang libclang-rt-14-dev
   nodejs npm chromium
   emscripten

@@ -1,10 +1,23 @@
 #include "server/app/admin.hpp"
 
+#include <fcntl.h>
 #include <qrencode.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <boost/json.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <ostream>
+#include <sstream>
 #include <stdexcept>
+
+#include "core/import.hpp"
+#include "core/schema.hpp"
+#include "server/hub/songs.hpp"
 
 #include "server/auth/crypto.hpp"
 #include "server/clock.hpp"
@@ -69,6 +82,108 @@ std::string codes_text(const RoomCodes& rc, const std::string& base_url, bool wi
     out += "  " + std::string(core::to_string(role)) + ": " + url + "\n";
     if (with_qr && (role == core::Role::md || role == core::Role::musician || role == core::Role::tech || role == core::Role::viewer))
       out += terminal_qr(url);
+  }
+  return out;
+}
+
+DataDirLock::DataDirLock(const std::string& data_dir, const std::string& busy_message) {
+  std::string path = (std::filesystem::path(data_dir) / "downbeatd.lock").string();
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    ::close(fd_);
+    fd_ = -1;
+    if (e == EWOULDBLOCK) throw std::runtime_error(busy_message);
+    throw std::runtime_error("cannot lock " + path + ": " + std::strerror(e));
+  }
+}
+
+DataDirLock::~DataDirLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the lock
+}
+
+namespace {
+core::Room load_room(Storage& storage, const std::string& room, std::size_t max_songs) {
+  auto row = storage.room(room);
+  if (!row) throw std::invalid_argument("no room " + room + ": `downbeatd room list` shows the rooms");
+  core::RoomConfig cfg;
+  cfg.max_songs = max_songs;
+  core::Room r(row->id, row->name, cfg);
+  storage.load_room(r);
+  return r;
+}
+
+std::string file_name(const std::string& path) { return std::filesystem::path(path).filename().string(); }
+}  // namespace
+
+int import_song_files(Storage& storage, const std::string& room, const std::vector<std::string>& files, std::size_t max_songs,
+                      std::ostream& out, std::ostream& err) {
+  core::Room r = load_room(storage, room, max_songs);
+  const core::Schema& schema = core::Schema::builtin();
+  const core::Actor md{"cli", core::Role::md};
+  int failed = 0;
+  for (const auto& path : files) {
+    std::string name = file_name(path);
+    std::error_code ec;
+    auto size = std::filesystem::file_size(path, ec);
+    std::ifstream in(path, std::ios::binary);
+    if (ec || !in) {
+      err << path << ": cannot read it (" << (ec ? ec.message() : std::string(std::strerror(errno))) << "): not imported\n";
+      ++failed;
+      continue;
+    }
+    if (size > importer::kMaxFileBytes) {
+      err << "file " << name << " is " << (size + 1023) / 1024 << " KiB; the limit is " << importer::kMaxFileBytes / 1024
+          << " KiB per file: is it a song? split a big collection into several files\n";
+      ++failed;
+      continue;
+    }
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    importer::Result res = importer::import_file(name, bytes.str());
+    if (!res.ok()) {
+      err << *res.error << "\n";
+      ++failed;
+      continue;
+    }
+    try {
+      auto cmds = song_create_commands(r, res, name, schema);
+      for (const auto& cmd : cmds) {
+        core::Outcome o = r.plan(md, cmd, now_us());
+        std::int64_t seq = r.seq() + 1;
+        storage.commit(r.id(), seq, now_us(), o, boost::json::serialize(o.event_data));
+        r.apply(o, seq);
+        const auto& song = o.event_data.at("song").as_object();
+        out << name << ": imported \"" << song.at("title").as_string().c_str() << "\" as " << song.at("id").as_string().c_str() << " ("
+            << importer::to_string(res.format) << ")\n";
+      }
+      for (const auto& w : res.warnings) out << "  warning: " << importer::describe(name, w) << "\n";
+    } catch (const core::CommandError& e) {
+      err << e.what() << "\n";
+      ++failed;
+    }
+  }
+  return failed;
+}
+
+std::string export_setlist(Storage& storage, const std::string& room, const std::string& setlist, std::string& title) {
+  core::Room r = load_room(storage, room, std::size_t(-1));
+  try {
+    return setlist_bundle(r, setlist, title);
+  } catch (const core::CommandError& e) {
+    throw std::invalid_argument(std::string(e.what()) + ": `downbeatd setlist list --room " + room + "` shows them");
+  }
+}
+
+std::string list_setlists(Storage& storage, const std::string& room) {
+  core::Room r = load_room(storage, room, std::size_t(-1));
+  std::string out;
+  const auto snap = r.snapshot();
+  for (const auto& v : snap.at("setlists").as_array()) {
+    const auto& sl = v.as_object();
+    out += std::string(sl.at("id").as_string()) + "\t" + std::string(sl.at("title").as_string()) + "\t" +
+           std::to_string(sl.at("items").as_array().size()) + " songs\n";
   }
   return out;
 }

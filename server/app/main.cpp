@@ -157,6 +157,9 @@ int serve(const ServeArgs& a) {
   if (!opts.tls && !is_loopback(opts.address))
     throw std::invalid_argument("--tls off is only allowed on a loopback address (127.0.0.1 or ::1): phones need HTTPS for the microphone");
 
+  fs::create_directories(a.data_dir);
+  // One server per data directory; `song import` takes the same lock, so it never writes behind a server.
+  DataDirLock lock(a.data_dir, "another downbeatd is already serving --data-dir " + a.data_dir + ": stop it first, or use another data directory");
   auto storage = open_storage(a.data_dir);
   if (storage->rooms().empty()) {
     auto rc = create_room(*storage, "Rehearsal");
@@ -293,6 +296,29 @@ int main(int argc, char** argv) {
   backup_cmd->add_option("FILE", backup_file, "backup file to write")->required();
   backup_cmd->add_option("--data-dir", data_dir)->capture_default_str();
 
+  auto* song_cmd = app.add_subcommand("song", "the song library (import needs the server stopped; the MD console imports while it runs)");
+  song_cmd->require_subcommand(1);
+  std::vector<std::string> song_files;
+  std::string song_room;
+  int import_max_songs = 2000;
+  auto* import_cmd = song_cmd->add_subcommand("import", "import ChordPro, OpenLyrics, OpenSong or chords-over-lyrics text files into a room's library");
+  import_cmd->add_option("FILE", song_files, "song files (.cho .chordpro .pro .crd, .xml, OpenSong, .txt)")->required();
+  import_cmd->add_option("--room", song_room, "room id (`downbeatd room list`)")->required();
+  import_cmd->add_option("--data-dir", data_dir)->capture_default_str();
+  import_cmd->add_option("--max-songs", import_max_songs, "songs per room library (as serve --max-songs)")->check(CLI::Range(1, 100000))->capture_default_str();
+
+  auto* setlist_cmd = app.add_subcommand("setlist", "setlists (works with or without a running server)");
+  setlist_cmd->require_subcommand(1);
+  std::string setlist_id, export_out;
+  auto* export_cmd = setlist_cmd->add_subcommand("export", "write a setlist as one ChordPro bundle (songs separated by {new_song})");
+  export_cmd->add_option("--room", song_room, "room id (`downbeatd room list`)")->required();
+  export_cmd->add_option("--setlist", setlist_id, "setlist id (`downbeatd setlist list`)")->required();
+  export_cmd->add_option("--data-dir", data_dir)->capture_default_str();
+  export_cmd->add_option("-o,--output", export_out, "file to write (default: standard output)");
+  auto* setlists_cmd = setlist_cmd->add_subcommand("list", "list a room's setlists");
+  setlists_cmd->add_option("--room", song_room, "room id (`downbeatd room list`)")->required();
+  setlists_cmd->add_option("--data-dir", data_dir)->capture_default_str();
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (serve_cmd->parsed()) return serve(sa);
@@ -307,6 +333,32 @@ int main(int argc, char** argv) {
     } else if (list_cmd->parsed()) {
       auto storage = open_storage(data_dir);
       for (const auto& r : storage->rooms()) std::cout << r.id << "\t" << r.name << "\tseq " << r.seq << "\n";
+    } else if (import_cmd->parsed()) {
+      if (!fs::exists(fs::path(data_dir) / "downbeat.db")) throw std::invalid_argument("no Downbeat data in " + data_dir + ": pass the --data-dir the server uses");
+      DataDirLock lock(data_dir, "the server is running on --data-dir " + data_dir +
+                                     ": import in the MD console (Library, Import) or with POST /api/room/songs/import, or stop the server and run this again");
+      auto storage = open_storage(data_dir);
+      int failed = import_song_files(*storage, song_room, song_files, static_cast<std::size_t>(import_max_songs), std::cout, std::cerr);
+      if (failed) {
+        std::cerr << "downbeatd: " << failed << " of " << song_files.size() << " files were not imported (the others were)\n";
+        return 1;
+      }
+    } else if (export_cmd->parsed()) {
+      auto storage = open_storage(data_dir);
+      std::string title;
+      std::string bundle = export_setlist(*storage, song_room, setlist_id, title);
+      if (export_out.empty()) {
+        std::cout << bundle;
+      } else {
+        std::ofstream f(export_out, std::ios::binary);
+        f << bundle;
+        f.close();
+        if (!f) throw std::runtime_error("cannot write " + export_out);
+        std::cerr << "setlist \"" << title << "\" written to " << export_out << "\n";
+      }
+    } else if (setlists_cmd->parsed()) {
+      auto storage = open_storage(data_dir);
+      std::cout << list_setlists(*storage, song_room);
     } else if (backup_cmd->parsed()) {
       auto storage = open_storage(data_dir);
       storage->backup(backup_file);

@@ -64,6 +64,12 @@ class Hub {
   // get `room.codes` at once. Throws HttpError.
   boost::json::object rotate_codes(const std::string& bearer, const boost::json::value& body);
 
+  // POST /api/room/songs/import for an MD token: the file's songs created through song.create (durable;
+  // every connected client gets the song.create event). {song, songs, warnings, format}. Throws HttpError.
+  boost::json::object import_songs(const std::string& bearer, const std::string& filename, std::string_view bytes);
+  // GET /api/room/setlists/<id>/export.chordpro for any member token: {setlist title, ChordPro bundle}. Throws HttpError.
+  std::pair<std::string, std::string> export_setlist(const std::string& bearer, const std::string& setlist);
+
   void attach(const std::shared_ptr<Connection>& conn, const Claims& claims, std::optional<std::int64_t> since);
   void detach(Connection& conn);
   void on_frame(Connection& conn, std::string_view text, std::int64_t received_us);
@@ -105,6 +111,8 @@ class Hub {
   void sweep();
   void rebase_after_reboot();
   Claims md_claims(const std::string& bearer);
+  // A valid token of a member of its room (not kicked, not revoked); its room is loaded. Throws HttpError.
+  Claims member_claims(const std::string& bearer, RoomRuntime*& rt);
   void replace_codes(RoomRuntime& rt, const std::vector<core::Role>& roles, const char* why);
   void rotate_expired_md_codes();
   JoinResult issue_tokens(const core::Participant& p, RoomRuntime& rt, const std::string& family);

@@ -10,13 +10,17 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <filesystem>
 #include <fstream>
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 #include <sstream>
 
+#include "core/import.hpp"
+#include "server/hub/songs.hpp"
 #include "server/net/request_target.hpp"
 #include "server/net/websocket_session.hpp"
 #include "server/net/ws_protocols.hpp"
@@ -140,6 +144,16 @@ bool is_loopback(const std::string& address) {
 std::string address_text(const asio::ip::address& a) {
   if (a.is_v6() && a.to_v6().is_v4_mapped()) return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
   return a.to_string();
+}
+
+bool is_song_import(std::string_view target) {
+  constexpr std::string_view route = "/api/room/songs/import";
+  return target.starts_with(route) && (target.size() == route.size() || target[route.size()] == '?');
+}
+
+std::string bearer_of(const Request& req) {
+  std::string auth(req[http::field::authorization]);
+  return auth.starts_with("Bearer ") ? auth.substr(7) : std::string();
 }
 
 bool same_secret(std::string_view a, std::string_view b) { return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0; }
@@ -327,6 +341,42 @@ Response HttpServer::handle_http(const Request& req, const std::string& path, co
       return error_response(req, e.code, e.message);
     }
   }
+  if (path == "/api/room/songs/import") {
+    route = "songs";
+    if (req.method() != http::verb::post)
+      return error_response(req, core::ErrorCode::bad_request, "use POST with the song file as the body and ?name=<the file's name>");
+    auto url = boost::urls::parse_origin_form(req.target());
+    std::string name = url ? query_param(*url, "name") : std::string();
+    if (name.empty()) name = "upload";
+    try {
+      return json_response(req, http::status::ok, hub_.import_songs(bearer_of(req), name, req.body()));
+    } catch (const HttpError& e) {
+      return error_response(req, e.code, e.message);
+    }
+  }
+  if (constexpr std::string_view prefix = "/api/room/setlists/", suffix = "/export.chordpro";
+      path.starts_with(prefix) && path.ends_with(suffix) && path.size() > prefix.size() + suffix.size()) {
+    route = "setlist_export";
+    if (req.method() != http::verb::get && req.method() != http::verb::head)
+      return error_response(req, core::ErrorCode::bad_request, "use GET");
+    std::string id = path.substr(prefix.size(), path.size() - prefix.size() - suffix.size());
+    try {
+      auto [title, bundle] = hub_.export_setlist(bearer_of(req), id);
+      std::string file = bundle_file_name(title);
+      Response res{http::status::ok, req.version()};
+      res.set(http::field::server, "downbeatd");
+      res.set(http::field::content_type, "text/plain; charset=utf-8");
+      res.set(http::field::cache_control, "no-store");
+      res.set(http::field::content_disposition,
+              "attachment; filename=\"" + file + "\"; filename*=UTF-8''" + boost::urls::encode((title.empty() ? std::string("setlist") : title) + ".chordpro", boost::urls::unreserved_chars));
+      res.keep_alive(req.keep_alive());
+      if (req.method() != http::verb::head) res.body() = std::move(bundle);
+      res.prepare_payload();
+      return res;
+    } catch (const HttpError& e) {
+      return error_response(req, e.code, e.message);
+    }
+  }
   if (path == "/api/room/codes") {
     route = "codes";
     std::string auth(req[http::field::authorization]);
@@ -403,16 +453,34 @@ asio::awaitable<void> HttpServer::http_loop(Stream stream, std::string address, 
   bool first = true;
   for (;;) {
     http::request_parser<http::string_body> parser;
-    parser.body_limit(16 * 1024);
+    // A song file may be bigger than any other body: its limit is the importer's, every other
+    // body's 16 KiB (a Content-Length is checked with the header, chunks as they come).
+    constexpr std::uint64_t kBodyLimit = 16 * 1024;
+    parser.body_limit(importer::kMaxFileBytes);
     parser.header_limit(16 * 1024);
     // The first request must come as fast as a handshake; a kept-alive socket may idle a little longer.
     beast::get_lowest_layer(stream).expires_after(first ? opts_.handshake_timeout : opts_.idle_timeout);
-    co_await http::async_read(stream, buf, parser, redirect_error(use_awaitable, ec));
+    co_await http::async_read_header(stream, buf, parser, redirect_error(use_awaitable, ec));
+    bool song_upload = (!ec || ec == http::error::body_limit) && is_song_import(parser.get().target());
+    if (!ec && !song_upload) {
+      if (auto length = parser.content_length(); length && *length > kBodyLimit) ec = http::error::body_limit;
+      parser.body_limit(kBodyLimit);
+    }
+    if (!ec && !parser.is_done()) co_await http::async_read(stream, buf, parser, redirect_error(use_awaitable, ec));
     if (ec == http::error::body_limit) {
       Request dummy;
-      auto res = error_response(dummy, core::ErrorCode::too_large, "request body is larger than 16 KiB");
+      std::string message = "request body is larger than 16 KiB";
+      if (song_upload) {
+        auto url = boost::urls::parse_origin_form(parser.get().target());
+        std::string name = url ? query_param(*url, "name") : std::string();
+        auto length = parser.content_length();
+        message = "file " + (name.empty() ? std::string("(upload)") : name) +
+                  (length ? " is " + std::to_string((*length + 1023) / 1024) + " KiB" : std::string(" is too big")) + "; the limit is " +
+                  std::to_string(importer::kMaxFileBytes / 1024) + " KiB per file: is it a song? split a big collection into several files";
+      }
+      auto res = error_response(dummy, core::ErrorCode::too_large, message);
       res.keep_alive(false);
-      co_await write_response(stream, std::move(res), "too_large", {}, ec);
+      co_await write_response(stream, std::move(res), song_upload ? "songs" : "too_large", {}, ec);
       break;
     }
     if (ec == beast::error::timeout) metrics.inc("downbeat_timeouts_total", first ? "phase=\"first_request\"" : "phase=\"idle\"");
