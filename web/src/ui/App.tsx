@@ -2,6 +2,9 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { Join } from './Join';
 import { Musician } from './Musician';
 import { Console } from './Console';
+import { Stage } from './Stage';
+import { Tech } from './Tech';
+import { initChart } from '../chart';
 import { Room } from '../room';
 import type { Session } from '../api';
 import * as persist from '../persist';
@@ -28,11 +31,17 @@ export function App() {
   };
   const leave = (reason: string | null) => {
     persist.saveSession(null);
+    if (reason === null) persist.saveClickArmed(false); // left on purpose: the next room starts quiet
     setSession(null);
     setEnded(reason);
   };
 
+  // Charts render synchronously once the chart module is loaded (WebAssembly in the chart build).
+  const [chartReady, setChartReady] = useState(false);
+  useEffect(() => { void initChart().catch((e) => console.warn('downbeat: charts unavailable', e)).finally(() => setChartReady(true)); }, []);
+
   if (!session) return <Join code={urlCode} notice={ended} onJoined={onJoined} />;
+  if (!chartReady) return <p class="muted loading">Loading…</p>;
   return <RoomScreen key={session.participant.id + session.code} session={session} onLeave={leave} />;
 }
 
@@ -46,7 +55,8 @@ function RoomScreen({ session, onLeave }: { session: Session; onLeave: (reason: 
   useEffect(() => {
     document.body.dataset.role = role;
   }, [role]);
-  return role === 'md'
-    ? <Console room={room} onLeave={() => onLeave(null)} />
-    : <Musician room={room} onLeave={() => onLeave(null)} />;
+  if (role === 'md') return <Console room={room} onLeave={() => onLeave(null)} />;
+  if (role === 'viewer') return <Stage room={room} />;
+  if (role === 'tech') return <Tech room={room} onLeave={() => onLeave(null)} />;
+  return <Musician room={room} onLeave={() => onLeave(null)} />;
 }
