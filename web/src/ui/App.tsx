@@ -15,6 +15,9 @@ function codeFromPath(): string | null {
   return m ? decodeURIComponent(m[1]) : null;
 }
 
+// The chart scrolls to the MD's section by itself; the browser's restored scroll position would fight it.
+if ('scrollRestoration' in history) history.scrollRestoration = 'manual';
+
 export function App() {
   const urlCode = useMemo(codeFromPath, []);
   const [session, setSession] = useState<Session | null>(() => {

@@ -26,6 +26,29 @@ export function pickSection(names: (string | null)[], name: string | null, prev:
   return hits.find((i) => prev !== null && i > prev) ?? hits[0];
 }
 
+/** Scrolls `el` to just below the sticky header (its height read now, as banners come and go). */
+function scrollToSection(el: HTMLElement): void {
+  const sticky = document.querySelector<HTMLElement>('.m-sticky');
+  const h = sticky ? sticky.getBoundingClientRect().height : 0;
+  window.scrollTo({ top: Math.max(0, el.getBoundingClientRect().top + window.scrollY - h - 8), behavior: 'instant' as ScrollBehavior });
+}
+
+/** Follows the MD to `el`, again for a moment while the page settles (a snapshot, a banner), until
+ *  the reader scrolls by hand. Returns the cancel function. */
+function follow(el: HTMLElement): () => void {
+  const timers: number[] = [];
+  const stop = () => {
+    for (const t of timers) clearTimeout(t);
+    for (const e of USER_SCROLL) window.removeEventListener(e, stop, true);
+  };
+  scrollToSection(el);
+  for (const ms of [50, 200, 500, 1000]) timers.push(window.setTimeout(() => { if (el.isConnected) scrollToSection(el); }, ms));
+  timers.push(window.setTimeout(stop, 1100));
+  for (const e of USER_SCROLL) window.addEventListener(e, stop, { capture: true, passive: true });
+  return stop;
+}
+const USER_SCROLL = ['wheel', 'touchstart', 'pointerdown', 'keydown'] as const;
+
 export function ChartControls({ prefs, onChange }: { prefs: persist.ChartPrefs; onChange: (p: persist.ChartPrefs) => void }) {
   const set = (p: Partial<persist.ChartPrefs>) => onChange({ ...prefs, ...p });
   const clamp = (x: number) => Math.round(Math.max(persist.CHART_SCALE_MIN, Math.min(persist.CHART_SCALE_MAX, x)) * 10) / 10;
@@ -37,10 +60,10 @@ export function ChartControls({ prefs, onChange }: { prefs: persist.ChartPrefs; 
       <button class="btn" data-testid="chart-bigger" aria-label="Bigger chart text" disabled={prefs.scale >= persist.CHART_SCALE_MAX}
         onClick={() => set({ scale: clamp(prefs.scale + STEP) })}>A+</button>
       <button class="btn" data-testid="chart-columns" data-columns={String(prefs.columns)} onClick={() => set({ columns: nextCols })}>
-        {prefs.columns === 'auto' ? 'Columns: auto' : prefs.columns === 1 ? 'One column' : 'Two columns'}
+        {prefs.columns === 'auto' ? 'Cols: auto' : prefs.columns === 1 ? '1 col' : '2 cols'}
       </button>
       <button class={`btn ${prefs.nashville ? 'on' : ''}`} data-testid="chart-nashville" aria-pressed={prefs.nashville}
-        onClick={() => set({ nashville: !prefs.nashville })}>1 4 5 Numbers</button>
+        onClick={() => set({ nashville: !prefs.nashville })}>Numbers</button>
     </div>
   );
 }
@@ -68,8 +91,9 @@ export function ChartView({ room, readOnly = false }: { room: Room; readOnly?: b
     const idx = pickSection(names, cur?.section ?? null, fresh ? null : active);
     setActive(idx);
     const el = idx === null ? null : body.current?.querySelector<HTMLElement>(`[data-section-index="${idx}"]`);
-    if (el) el.scrollIntoView({ block: 'start' });
-    else if (fresh) body.current?.scrollIntoView({ block: 'start' });
+    if (el) return follow(el);
+    if (fresh) window.scrollTo({ top: 0 });
+    return undefined;
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [cur?.section, songId, chart]);
 

@@ -54,7 +54,7 @@ function BarTalk({ room }: { room: Room }) {
   if (mic !== 'on') {
     return (
       <button class="btn bar-talk" data-testid="bar-talk" disabled={mic === 'asking'} onClick={() => void v.enableMic()}>
-        <Icon name="mic" /> {mic === 'asking' ? 'Mic…' : 'Mic on'}
+        <Icon name="mic" /> {mic === 'asking' ? 'Mic…' : 'Enable mic'}
       </button>
     );
   }

@@ -64,7 +64,7 @@ export function Stage({ room }: { room: Room }) {
         <Clock />
         <AudioToggle room={room} />
       </header>
-      <CueBanner room={room} />
+      <CueBanner room={room} dismissable={false} />
       <main class="stage-main">
         <section class="stage-now">
           {cur ? (

@@ -1,3 +1,4 @@
+import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Room } from '../room';
 import { useStore } from '../store';
@@ -97,7 +98,7 @@ export function visibleCues(s: RoomState): LiveCue[] {
 }
 
 /** Pinned cues: large, coloured, until the next cue replaces them or this device dismisses them. */
-export function CueBanner({ room, compact = false }: { room: Room; compact?: boolean }) {
+export function CueBanner({ room, compact = false, dismissable = true }: { room: Room; compact?: boolean; dismissable?: boolean }) {
   const key = useStore(room.state, (s) => JSON.stringify(visibleCues(s).map((c) => ({ ...c, name: participantName(s, c.from) }))));
   const [dismissed, setDismissed] = useState<string[]>(() => persist.dismissedCues());
   const cues = (JSON.parse(key) as Array<LiveCue & { name: string }>).filter((c) => !dismissed.includes(c.id));
@@ -111,9 +112,11 @@ export function CueBanner({ room, compact = false }: { room: Room; compact?: boo
             <span class="cue-text" data-testid="cue-text">{cue.text}</span>
             <span class="cue-from">{cue.name}{cue.group ? ` → ${cue.group}` : ' → everyone'}</span>
           </span>
-          <button class="cue-dismiss" data-testid="cue-dismiss" aria-label={`Dismiss the cue "${cue.text}" on this device`} onClick={() => dismiss(cue.id)}>
-            <Icon name="close" />
-          </button>
+          {dismissable && (
+            <button class="cue-dismiss" data-testid="cue-dismiss" aria-label={`Dismiss the cue "${cue.text}" on this device`} onClick={() => dismiss(cue.id)}>
+              <Icon name="close" />
+            </button>
+          )}
         </div>
       ))}
     </div>
@@ -368,7 +371,7 @@ export function SetlistView({ room }: { room: Room }) {
 // ---- link health: the MD console's tables, shared with the tech view ----------------------
 
 /** Everyone in the room: role, slot, online, RTT and clock sync (from each device's 5 s report). */
-export function HealthTable({ room, actions }: { room: Room; actions?: (id: string) => preact.ComponentChildren }) {
+export function HealthTable({ room, actions }: { room: Room; actions?: (id: string) => ComponentChildren }) {
   const s = useStore(room.state, (x) => x);
   const clock = useStore(room.clockStats, (c) => c);
   useNow(5000);
