@@ -11,7 +11,7 @@ DEB_PACKAGES=(
   libgtest-dev libgmock-dev
   clang libclang-rt-14-dev
   nodejs npm chromium
-  iproute2 openssl ca-certificates fonts-noto-color-emoji
+  iproute2 openssl ca-certificates fonts-noto-color-emoji fonts-dejavu-core
   prometheus
   pulseaudio pulseaudio-utils xvfb
 )

@@ -29,7 +29,7 @@ function TechCues({ room }: { room: Room }) {
   return (
     <section class="panel tech-cues">
       <h2>Cue the tech group</h2>
-      <form class="row wrap" onSubmit={send}>
+      <form class="tech-cue-form" onSubmit={send}>
         <input data-testid="tech-cue-text" placeholder="e.g. “Check mic 3”" maxLength={COMMAND_SCHEMAS.cue.properties.text.maxLength}
           value={text} onInput={(e) => setText((e.target as HTMLInputElement).value)} aria-label="Cue text" />
         <select data-testid="tech-cue-color" value={color} onChange={(e) => setColor((e.target as HTMLSelectElement).value as CueColor)} aria-label="Cue colour">
