@@ -58,7 +58,8 @@ describe('cues', () => {
   it('reads the durable list newest first, and the old single cue', () => {
     const s = { ...withSlot({}), cues: [cue('1', null, 1), cue('2', 'tech', 2)] } as RoomState;
     expect(currentCues(s).map((c) => c.id)).toEqual(['2', '1']);
-    const old = { ...withSlot({}), cue: { from: 'md', text: 'Tag', color: null, group: null, at: 5 } };
+    // An older server: no list, only the last cue this page saw.
+    const old = { ...withSlot({}), cues: undefined, cue: { from: 'md', text: 'Tag', color: null, group: null, at: 5 } } as unknown as RoomState;
     expect(currentCues(old).map((c) => c.text)).toEqual(['Tag']);
   });
   it('shows a group cue only to that group, and to md and tech', () => {
