@@ -130,8 +130,9 @@ export function Musician({ room, onLeave }: { room: Room; onLeave: () => void })
         <OfflineBanner room={room} />
         <CueBanner room={room} />
         <ClickRearm room={room} />
+        {/* Who is talking stays in sight with the Talk button (the list inside Talk below is hidden here). */}
+        <Talking room={room} />
       </div>
-      {!room.voice.enabled && <Talking room={room} />}
       {hasChart ? <ChartView room={room} /> : <SongCard room={room} />}
       {live && (
         <p class="song-facts muted" data-testid="song-facts">
