@@ -18,7 +18,8 @@ export type RenderedChart = {
   sections: Section[]; issues: { line: number; message: string }[];
 };
 
-export async function initChart(): Promise<void> { /* nothing to load in the adapter */ }
+/** Same signature as the WebAssembly build's (options are for its node tests); nothing to load here. */
+export async function initChart(_options: { wasmBinary?: Uint8Array | ArrayBuffer } = {}): Promise<void> { /* nothing to load */ }
 
 const PITCH_SHIFT: Record<Pitch, number> = { C: 0, Bb: 2, Eb: 9, F: 7 };
 

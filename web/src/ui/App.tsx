@@ -5,6 +5,7 @@ import { Console } from './Console';
 import { Stage } from './Stage';
 import { Tech } from './Tech';
 import { initChart } from '../chart';
+import { chartsLoaded } from './ChartView';
 import { Room } from '../room';
 import type { Session } from '../api';
 import * as persist from '../persist';
@@ -41,7 +42,13 @@ export function App() {
 
   // Charts render synchronously once the chart module is loaded (WebAssembly in the chart build).
   const [chartReady, setChartReady] = useState(false);
-  useEffect(() => { void initChart().catch((e) => console.warn('downbeat: charts unavailable', e)).finally(() => setChartReady(true)); }, []);
+  useEffect(() => {
+    // A module that never loads must not keep the room from opening: after a short wait the room
+    // shows without charts (the chart view says so) and picks them up if they arrive later.
+    const t = window.setTimeout(() => setChartReady(true), 3000);
+    void initChart().catch((e) => console.warn('downbeat: charts unavailable', e)).finally(() => { clearTimeout(t); setChartReady(true); chartsLoaded.set(chartsLoaded.get() + 1); });
+    return () => clearTimeout(t);
+  }, []);
 
   if (!session) return <Join code={urlCode} notice={ended} onJoined={onJoined} />;
   if (!chartReady) return <p class="muted loading">Loading…</p>;

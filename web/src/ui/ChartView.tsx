@@ -4,11 +4,24 @@ import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { Room } from '../room';
 import { useStore } from '../store';
 import { currentSong, mySlot } from '../state';
-import { renderChart } from '../chart';
+import { renderChart, type RenderedChart } from '../chart';
+import { Store } from '../store';
 import * as persist from '../persist';
 import { slotReading } from './common';
 
 const STEP = 0.1;
+
+/** Bumped when the chart module has loaded, so a view drawn before that draws its chart then. */
+export const chartsLoaded = new Store<number>(0);
+
+/** The chart, or why it cannot be drawn (the module did not load on this device). */
+function tryRender(src: string, view: Parameters<typeof renderChart>[1]): RenderedChart | Error {
+  try {
+    return renderChart(src, view);
+  } catch (e) {
+    return e instanceof Error ? e : new Error(String(e));
+  }
+}
 
 /** Which chart section the MD's section name points at: the next one of that name after the
  *  one highlighted now (a chart may have three choruses), else the first. */
@@ -74,10 +87,12 @@ export function ChartView({ room, readOnly = false }: { room: Room; readOnly?: b
   const [prefs, setPrefs] = useState(persist.chartPrefs);
   const src = cur?.song?.chordpro ?? '';
   const reading = slotReading(readOnly ? null : slot);
-  const chart = useMemo(
-    () => (src ? renderChart(src, { songKey: cur?.song?.key ?? null, playKey: cur?.key ?? null, ...reading, nashville: prefs.nashville }) : null),
-    [src, cur?.song?.key, cur?.key, reading.capo, reading.pitch, reading.transpose, prefs.nashville],
+  const loaded = useStore(chartsLoaded, (n) => n);
+  const result = useMemo(
+    () => (src ? tryRender(src, { songKey: cur?.song?.key ?? null, playKey: cur?.key ?? null, ...reading, nashville: prefs.nashville }) : null),
+    [src, cur?.song?.key, cur?.key, reading.capo, reading.pitch, reading.transpose, prefs.nashville, loaded],
   );
+  const chart = result instanceof Error ? null : result;
   const names = chart?.sections.map((s) => s.name) ?? [];
   const songId = cur ? `${cur.setlist.id}:${cur.index}` : '';
   const [active, setActive] = useState<number | null>(null);
@@ -98,6 +113,13 @@ export function ChartView({ room, readOnly = false }: { room: Room; readOnly?: b
   }, [cur?.section, songId, chart]);
 
   const change = (p: persist.ChartPrefs) => { persist.saveChartPrefs(p); setPrefs(p); };
+  if (result instanceof Error) {
+    return (
+      <section class="chart" data-testid="chart-error">
+        <p class="error" role="alert">The chart cannot be shown on this device ({result.message}). Reload the page; the key and the song are above.</p>
+      </section>
+    );
+  }
   if (!cur || !chart) return null;
   return (
     <section class="chart" data-testid="chart" aria-label="Chart">

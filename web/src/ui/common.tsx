@@ -283,7 +283,12 @@ export type ReaderKey = {
 /** The key a musician reads: play key (setlist item key over song key), then their slot's pitch, transpose and capo. */
 export function readerKey(s: RoomState, songKey: string | null, playKey: string | null): ReaderKey {
   const reading = slotReading(mySlot(s));
-  const k = transposeKeyFor({ songKey, playKey: playKey ?? songKey, ...reading, nashville: false });
+  let k: { key: string | null; shapesKey: string | null };
+  try {
+    k = transposeKeyFor({ songKey, playKey: playKey ?? songKey, ...reading, nashville: false });
+  } catch {
+    k = { key: playKey ?? songKey, shapesKey: playKey ?? songKey }; // charts not loaded: the concert key
+  }
   const how: string[] = [];
   if (reading.pitch !== 'C') how.push(PITCH_LABEL[reading.pitch]);
   if (reading.transpose) how.push(`${reading.transpose > 0 ? '+' : '−'}${Math.abs(reading.transpose)}`);

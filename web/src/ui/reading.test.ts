@@ -1,11 +1,18 @@
 // What a musician's screen reads: the key and chords per slot (setlist key first), which cues
 // a device shows, and which chart section the MD's section name points at.
-import { describe, it, expect } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { beforeAll, describe, it, expect } from 'vitest';
 import { emptyState, type RoomState } from '../state';
 import type { Slot } from '../model';
 import { readerKey, currentCues, visibleCues, pretty } from './common';
 import { pickSection } from './ChartView';
-import { renderChart } from '../chart';
+import { renderChart, initChart } from '../chart';
+
+beforeAll(async () => {
+  // The WebAssembly build of the charts reads its module from src/gen (node has no fetch for files).
+  const wasm = new URL('../gen/chart.wasm', import.meta.url);
+  await initChart(existsSync(wasm) ? { wasmBinary: readFileSync(wasm) } : {});
+});
 
 const CHART = '{start_of_verse}\n[C]Walk the [F]road\n{end_of_verse}\n{start_of_bridge}\n[F]Night is [G]long, [Am]morning [C/E]comes\n{end_of_bridge}';
 
