@@ -311,6 +311,16 @@ async function main() {
     } else {
       skip('capo and E♭ labels on the key line', 'needs server slot capo/pitch (slot.create {capo, pitch}); chords were checked with transpose instead');
     }
+    // Song, key, bar:beat and Talk stay in the sticky bar; the setlist shows each item's notes.
+    for (const p of musicians) {
+      const inBar = await hook(p, () => ['song-title', 'song-key', 'bar-beat', 'bar-talk'].filter((id) => {
+        const e = document.querySelector(`[data-testid="${id}"]`);
+        return !e || !document.querySelector('.m-sticky').contains(e) || e.getBoundingClientRect().height === 0;
+      }));
+      check(inBar.length === 0, `${p.name}: not in the sticky bar: ${inBar.join(', ')}`);
+    }
+    await expectText(piano.page, 'setlist-notes', 'Soft start, build into the bridge', 'piano setlist (item notes)');
+    await expectText(stage.page, 'stage-notes', 'Soft start, build into the bridge', 'stage display (item notes)');
     // The stage display shows the concert key of the setlist.
     await expectText(stage.page, 'stage-key', 'D', 'stage display');
     await expectText(stage.page, 'stage-section', 'Bridge', 'stage display');
