@@ -7,7 +7,7 @@ import {
   StatusBar, OfflineBanner, CueBanner, Talking, BeatIndicator, ClickControls, SongCard, SetlistView, LeaveButton, ClickRearm,
   readerKey, Icon, pretty, PITCH_LABEL,
 } from './common';
-import { ChartView } from './ChartView';
+import { ChartView, chartsLoaded } from './ChartView';
 import { Talk, eventTime } from './Talk';
 
 /** When the MD allows it, a musician without a slot can take a free one. */
@@ -73,6 +73,7 @@ function BarTalk({ room }: { room: Room }) {
 function MusicBar({ room }: { room: Room }) {
   const s = useStore(room.state, (x) => x);
   const conn = useStore(room.conn, (c) => c.status);
+  useStore(chartsLoaded, (n) => n); // the key line is redrawn once the chart module is there
   const cur = currentSong(s);
   const k = cur ? readerKey(s, cur.song?.key ?? null, cur.key) : null;
   return (
