@@ -12,7 +12,7 @@ DEB_PACKAGES=(
   clang libclang-rt-14-dev
   nodejs npm chromium
   emscripten
-  iproute2 openssl ca-certificates fonts-noto-color-emoji
+  iproute2 openssl ca-certificates fonts-noto-color-emoji fonts-dejavu-core
   prometheus
   pulseaudio pulseaudio-utils xvfb
 )

@@ -33,6 +33,9 @@ const K = {
   codes: 'downbeat.codes',
   voice: 'downbeat.voice',
   voicePath: 'downbeat.voicePath',
+  chart: 'downbeat.chart',
+  clickArmed: 'downbeat.click_armed',
+  dismissedCues: 'downbeat.dismissed_cues',
 };
 
 function get<T>(key: string, fallback: T): T {
@@ -76,6 +79,24 @@ export function voicePath(): 'rtp' | 'dc' {
 export function saveVoicePath(p: 'rtp' | 'dc'): void {
   try { localStorage.setItem(K.voicePath, p); } catch { /* not fatal */ }
 }
+/** How this device shows charts: font scale, columns ('auto': two in a wide landscape), Nashville numbers. */
+export type ChartPrefs = { scale: number; columns: 'auto' | 1 | 2; nashville: boolean };
+export const defaultChartPrefs: ChartPrefs = { scale: 1, columns: 'auto', nashville: false };
+export const CHART_SCALE_MIN = 0.7;
+export const CHART_SCALE_MAX = 2.2;
+export function chartPrefs(): ChartPrefs {
+  const p = { ...defaultChartPrefs, ...get<Partial<ChartPrefs>>(K.chart, {}) };
+  const scale = Number.isFinite(p.scale) ? Math.max(CHART_SCALE_MIN, Math.min(CHART_SCALE_MAX, p.scale)) : 1;
+  const columns = p.columns === 1 || p.columns === 2 ? p.columns : 'auto';
+  return { scale, columns, nashville: p.nashville === true };
+}
+export const saveChartPrefs = (p: ChartPrefs) => set(K.chart, p);
+/** Whether the click was on when this page was last used: a reload turns it back on. */
+export const clickArmed = () => get<boolean>(K.clickArmed, false) === true;
+export const saveClickArmed = (on: boolean) => set(K.clickArmed, on);
+/** Cue ids dismissed on this device (the newest few are enough: cues are replaced, not piled up). */
+export const dismissedCues = () => { const v = get<unknown>(K.dismissedCues, []); return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []; };
+export const dismissCue = (id: string) => set(K.dismissedCues, [...dismissedCues().filter((x) => x !== id), id].slice(-30));
 export const certNoticeSeen = () => get<boolean>(K.certSeen, false);
 export const markCertNoticeSeen = () => set(K.certSeen, true);
 export const savedCodes = () => get<Record<string, string>>(K.codes, {});

@@ -32,6 +32,8 @@ export class Room {
   readonly beat = new Store<BeatView>(null);
   readonly clockStats = new Store<ClockStats | null>(null);
   readonly audioOn = new Store<boolean>(false);
+  /** The click was on before a reload but this browser wants a tap before it plays sound again. */
+  readonly clickNeedsTap = new Store<boolean>(false);
   /** Join codes pushed to an MD console when they rotate (null until then: the panel fetches them). */
   readonly codes = new Store<Record<string, string> | null>(null);
   readonly settings = new Store<persist.ClickSettings>(persist.clickSettings());
@@ -77,7 +79,15 @@ export class Room {
     this.state.subscribe(() => this.scheduleSave());
     document.addEventListener('visibilitychange', this.onVisibility);
     void this.requestWakeLock();
+    if (persist.clickArmed()) void this.rearmClick();
     installHook(this);
+  }
+
+  /** After a reload: the click comes back on by itself where the browser lets it, else one tap does it. */
+  private async rearmClick(): Promise<void> {
+    const started = this.enableClick().then(() => this.audio.running, () => false);
+    const ok = await Promise.race([started, new Promise<boolean>((r) => window.setTimeout(() => r(false), 1000))]);
+    if (!ok && !this.audioOn.get()) this.clickNeedsTap.set(true);
   }
 
   stop(): void {
@@ -211,12 +221,15 @@ export class Room {
   async enableClick(): Promise<void> {
     await this.audio.enable();
     this.audioOn.set(this.audio.running);
+    if (this.audio.running) { this.clickNeedsTap.set(false); persist.saveClickArmed(true); }
     this.scheduler.restart(this.nowServer()); // re-plan the queued beats with sound
   }
 
   async disableClick(): Promise<void> {
     await this.audio.disable();
     this.audioOn.set(false);
+    this.clickNeedsTap.set(false);
+    persist.saveClickArmed(false);
     this.scheduler.restart(this.nowServer());
   }
 

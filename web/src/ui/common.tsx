@@ -1,12 +1,13 @@
-import { useEffect, useState } from 'preact/hooks';
+import type { ComponentChildren } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Room } from '../room';
 import { useStore } from '../store';
-import { currentSong, mySlot, participantName, activeSetlist, type RoomState } from '../state';
-import { transposeKey, prefersFlats } from '../transpose';
-import { parseChordPro } from '../chordpro';
-import { pttTo, targetLabel } from '../voice/targets';
-
-const CUE_SHOW_MS = 12000;
+import { currentSong, mySlot, me, participantName, activeSetlist, type RoomState } from '../state';
+import type { Slot, LinkReport } from '../model';
+import { transposeKeyFor, type Pitch } from '../chart';
+import { pttTo, targetLabel, personLabel } from '../voice/targets';
+import { isWeak } from '../voice/stats';
+import * as persist from '../persist';
 
 export function fmtMs(us: number | undefined | null, digits = 1): string {
   if (us === undefined || us === null || !Number.isFinite(us)) return '—';
@@ -30,7 +31,8 @@ export function useNow(everyMs: number): number {
   return now;
 }
 
-export function StatusBar({ room, title, onLeave }: { room: Room; title: string; onLeave: () => void }) {
+/** Room name and the connection / sync pills. Leave is a separate, confirmed control (LeaveButton). */
+export function StatusBar({ room, title, onLeave }: { room: Room; title: string; onLeave?: () => void }) {
   const conn = useStore(room.conn, (c) => c);
   const clock = useStore(room.clockStats, (c) => c);
   const roomName = useStore(room.state, (s) => s.room?.name ?? '');
@@ -39,6 +41,7 @@ export function StatusBar({ room, title, onLeave }: { room: Room; title: string;
   const quality = unc === null ? 'none' : unc < 2000 ? 'good' : unc < 10000 ? 'fair' : 'poor';
   return (
     <header class="topbar">
+      {onLeave && <LeaveButton onLeave={onLeave} compact />}
       <div class="topbar-room">
         <b>{roomName || 'Downbeat'}</b>
         <span class="muted">{title}</span>
@@ -50,7 +53,6 @@ export function StatusBar({ room, title, onLeave }: { room: Room; title: string;
         <span class={`pill sync-${quality}`} data-testid="sync-quality" title={clock ? `RTT ${fmtMs(clock.rttUs)}, jitter ${fmtMs(clock.jitterUs)}` : ''}>
           Sync {unc === null ? '…' : `±${(unc / 1000).toFixed(unc < 10000 ? 1 : 0)} ms`}
         </span>
-        <button class="btn ghost small" onClick={onLeave} data-testid="leave">Leave</button>
       </div>
     </header>
   );
@@ -69,16 +71,85 @@ export function OfflineBanner({ room }: { room: Room }) {
   return <div class="banner offline" role="status" data-testid="offline-banner">{text}</div>;
 }
 
-export function CueBanner({ room, compact = false }: { room: Room; compact?: boolean }) {
-  const cue = useStore(room.state, (s) => s.cue);
-  const from = useStore(room.state, (s) => participantName(s, s.cue?.from));
-  const now = useNow(1000);
-  const [dismissed, setDismissed] = useState<number | null>(null);
-  if (!cue || now - cue.at > CUE_SHOW_MS || dismissed === cue.at) return null;
+/** A current cue: `id` and `at` (server ms) from a durable cue; older servers send neither. */
+export type LiveCue = { id: string; from: string; text: string; color: string | null; group: string | null; at: number };
+type CueLike = { id?: string | number; from?: string; text?: string; color?: string | null; group?: string | null; at?: number };
+
+function toLive(c: CueLike): LiveCue | null {
+  if (!c || typeof c.text !== 'string') return null;
+  const at = typeof c.at === 'number' ? c.at : 0;
+  const id = c.id !== undefined && c.id !== null ? String(c.id) : `${c.from ?? ''}:${at}:${c.text}`;
+  return { id, from: c.from ?? '', text: c.text, color: c.color ?? null, group: c.group ?? null, at };
+}
+
+/** The room's current cues, newest first: the snapshot / event list `cues` when the server keeps
+ *  them, else the last cue this page saw. */
+export function currentCues(s: RoomState): LiveCue[] {
+  const list = (s as RoomState & { cues?: CueLike[] | Record<string, CueLike> }).cues;
+  const raw: CueLike[] = Array.isArray(list) ? list : list && typeof list === 'object' ? Object.values(list) : s.cue ? [s.cue] : [];
+  return raw.map(toLive).filter((c): c is LiveCue => !!c).sort((x, y) => y.at - x.at);
+}
+
+/** Cues this device shows: everyone's, and a group's only to that group's members (md and tech see all). */
+export function visibleCues(s: RoomState): LiveCue[] {
+  const role = me(s)?.role;
+  const group = mySlot(s)?.group ?? null;
+  return currentCues(s).filter((c) => !c.group || role === 'md' || role === 'tech' || c.group === group);
+}
+
+/** Pinned cues: large, coloured, until the next cue replaces them or this device dismisses them. */
+export function CueBanner({ room, compact = false, dismissable = true }: { room: Room; compact?: boolean; dismissable?: boolean }) {
+  const key = useStore(room.state, (s) => JSON.stringify(visibleCues(s).map((c) => ({ ...c, name: participantName(s, c.from) }))));
+  const [dismissed, setDismissed] = useState<string[]>(() => persist.dismissedCues());
+  const cues = (JSON.parse(key) as Array<LiveCue & { name: string }>).filter((c) => !dismissed.includes(c.id));
+  if (cues.length === 0) return null;
+  const dismiss = (id: string) => { persist.dismissCue(id); setDismissed(persist.dismissedCues()); };
   return (
-    <button class={`cue cue-${cue.color ?? 'yellow'} ${compact ? 'compact' : ''}`} data-testid="cue-banner" onClick={() => setDismissed(cue.at)} aria-live="assertive">
-      <span class="cue-text">{cue.text}</span>
-      <span class="cue-from">{from}{cue.group ? ` → ${cue.group}` : ''}</span>
+    <div class="cues-pinned" aria-live="assertive">
+      {cues.map((cue) => (
+        <div class={`cue cue-${cue.color ?? 'yellow'} ${compact ? 'compact' : ''}`} data-testid="cue-banner" data-cue-id={cue.id} data-group={cue.group ?? ''} role="alert">
+          <span class="cue-body">
+            <span class="cue-text" data-testid="cue-text">{cue.text}</span>
+            <span class="cue-from">{cue.name}{cue.group ? ` → ${cue.group}` : ' → everyone'}</span>
+          </span>
+          {dismissable && (
+            <button class="cue-dismiss" data-testid="cue-dismiss" aria-label={`Dismiss the cue "${cue.text}" on this device`} onClick={() => dismiss(cue.id)}>
+              <Icon name="close" />
+            </button>
+          )}
+        </div>
+      ))}
+    </div>
+  );
+}
+
+/** Leave, asked first: a musician who leaves needs the QR code again. */
+export function LeaveButton({ onLeave, compact = false }: { onLeave: () => void; compact?: boolean }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  return (
+    <>
+      <button class={`btn ${compact ? 'ghost leave-compact' : 'danger leave-big'}`} data-testid="leave" onClick={() => ref.current?.showModal()}>
+        Leave the room
+      </button>
+      <dialog ref={ref} class="confirm" data-testid="leave-dialog" onClick={(e) => { if (e.target === ref.current) ref.current?.close(); }}>
+        <p class="confirm-q">Leave the room?</p>
+        <p>You will need the QR code to come back.</p>
+        <div class="row">
+          <button class="btn big" data-testid="leave-cancel" autoFocus onClick={() => ref.current?.close()}>Stay</button>
+          <button class="btn big danger" data-testid="leave-confirm" onClick={() => { ref.current?.close(); onLeave(); }}>Leave</button>
+        </div>
+      </dialog>
+    </>
+  );
+}
+
+/** After a reload the click is armed again; where the browser wants a tap first, one big button says so. */
+export function ClickRearm({ room }: { room: Room }) {
+  const needs = useStore(room.clickNeedsTap, (x) => x);
+  if (!needs) return null;
+  return (
+    <button class="btn big primary rearm" data-testid="click-rearm" onClick={() => void room.enableClick().catch(() => {})}>
+      <Icon name="speaker" /> Tap to turn the click back on
     </button>
   );
 }
@@ -186,17 +257,58 @@ export function ClickControls({ room }: { room: Room }) {
   );
 }
 
-/** Key to show a musician: the song key moved by their slot's transposition. */
+/** How a slot reads charts: instrument pitch, capo, extra transpose (fields newer servers send). */
+export type SlotReading = { capo: number; pitch: Pitch; transpose: number };
+export function slotReading(slot: Slot | null): SlotReading {
+  const x = (slot ?? {}) as Partial<Slot> & { capo?: number | null; pitch?: string | null };
+  const pitch = (['C', 'Bb', 'Eb', 'F'] as const).find((p) => p === x.pitch) ?? 'C';
+  return { capo: Math.max(0, Math.min(7, Number(x.capo) || 0)), pitch, transpose: Number(x.transpose) || 0 };
+}
+
+/** "B♭", "F♯m": a key or chord root written with the music signs. */
+export function pretty(name: string | null | undefined): string {
+  return (name ?? '').replace(/([A-G])b/g, '$1♭').replace(/([A-G])#/g, '$1♯');
+}
+
+export const PITCH_LABEL: Record<Pitch, string> = { C: 'concert pitch', Bb: 'B♭ instrument', Eb: 'E♭ instrument', F: 'F instrument' };
+
+export type ReaderKey = {
+  key: string | null; shapesKey: string | null; playKey: string | null; reading: SlotReading;
+  /** Whether the reader sees something other than the play key. */
+  shifted: boolean;
+  /** "Capo 2 · shapes C", "E♭ instrument", "+2": how this slot reads the play key. */
+  how: string[];
+};
+
+/** The key a musician reads: play key (setlist item key over song key), then their slot's pitch, transpose and capo. */
+export function readerKey(s: RoomState, songKey: string | null, playKey: string | null): ReaderKey {
+  const reading = slotReading(mySlot(s));
+  let k: { key: string | null; shapesKey: string | null };
+  try {
+    k = transposeKeyFor({ songKey, playKey: playKey ?? songKey, ...reading, nashville: false });
+  } catch {
+    k = { key: playKey ?? songKey, shapesKey: playKey ?? songKey }; // charts not loaded: the concert key
+  }
+  const how: string[] = [];
+  if (reading.pitch !== 'C') how.push(PITCH_LABEL[reading.pitch]);
+  if (reading.transpose) how.push(`${reading.transpose > 0 ? '+' : '−'}${Math.abs(reading.transpose)}`);
+  if (reading.capo) how.push(`Capo ${reading.capo} · shapes ${k.shapesKey ?? '—'}`);
+  const pk = playKey ?? songKey;
+  return { key: k.key, shapesKey: k.shapesKey, playKey: pk, reading, shifted: !!pk && how.length > 0, how };
+}
+
+/** Key to show a musician: the key moved by their slot (kept for the console's card). */
 export function slotKey(s: RoomState, key: string | null): { key: string | null; shifted: boolean; by: number } {
-  const t = mySlot(s)?.transpose ?? 0;
-  return { key: transposeKey(key, t), shifted: !!t && !!key, by: t };
+  const r = readerKey(s, key, key);
+  return { key: r.key, shifted: r.shifted, by: r.reading.transpose };
 }
 
 /** Inline icons: stage phones may lack an emoji font. */
-export function Icon({ name }: { name: 'speaker' | 'speaker-on' | 'mic' }) {
+export function Icon({ name }: { name: 'speaker' | 'speaker-on' | 'mic' | 'close' }) {
   const paths: Record<string, string> = {
     speaker: 'M3 9v6h4l5 4V5L7 9H3z',
     'speaker-on': 'M3 9v6h4l5 4V5L7 9H3zm13.5 3a4.5 4.5 0 0 0-2.5-4v8a4.5 4.5 0 0 0 2.5-4zM14 3.2v2.1a7 7 0 0 1 0 13.4v2.1a9 9 0 0 0 0-17.6z',
+    close: 'M6.4 5 5 6.4 10.6 12 5 17.6 6.4 19 12 13.4 17.6 19 19 17.6 13.4 12 19 6.4 17.6 5 12 10.6z',
     mic: 'M12 14a3 3 0 0 0 3-3V5a3 3 0 0 0-6 0v6a3 3 0 0 0 3 3zm5-3a5 5 0 0 1-10 0H5a7 7 0 0 0 6 6.9V21h2v-3.1a7 7 0 0 0 6-6.9h-2z',
   };
   return <svg class="icon" viewBox="0 0 24 24" width="1.2em" height="1.2em" aria-hidden="true"><path fill="currentColor" d={paths[name]} /></svg>;
@@ -213,7 +325,7 @@ export function SongCard({ room, compact = false }: { room: Room; compact?: bool
       </section>
     );
   }
-  const k = slotKey(s, cur.key);
+  const k = readerKey(s, cur.song?.key ?? null, cur.key);
   return (
     <section class={`now ${compact ? 'compact' : ''}`} data-testid="now">
       <p class="now-pos muted">Now · {cur.index + 1} of {cur.setlist.items.length} · {cur.setlist.title}</p>
@@ -222,7 +334,7 @@ export function SongCard({ room, compact = false }: { room: Room; compact?: bool
       <div class="stats">
         <div class="stat key"><span class="stat-label">{k.shifted ? 'Your key' : 'Key'}</span>
           <span class="stat-value" data-testid="song-key">{k.key ?? '—'}</span>
-          {k.shifted && <span class="stat-sub muted" data-testid="song-key-concert">concert {cur.key} · {k.by > 0 ? '+' : ''}{k.by}</span>}
+          {k.shifted && <span class="stat-sub muted" data-testid="song-key-concert">concert {cur.key} · {k.how.join(' · ')}</span>}
         </div>
         <div class="stat"><span class="stat-label">BPM</span><span class="stat-value" data-testid="song-bpm">{cur.bpm ?? '—'}</span></div>
         <div class="stat"><span class="stat-label">Meter</span><span class="stat-value" data-testid="song-meter">{cur.meter ? `${cur.meter.beats}/${cur.meter.unit}` : '—'}</span></div>
@@ -244,13 +356,14 @@ export function SetlistView({ room }: { room: Room }) {
       <ol>
         {list.items.map((it, i) => {
           const song = s.songs.find((x) => x.id === it.song);
-          const key = slotKey(s, it.key ?? song?.key ?? null).key;
+          const key = readerKey(s, song?.key ?? null, it.key ?? song?.key ?? null).key;
           return (
             <li class={i === idx ? 'current' : i < idx ? 'done' : ''} aria-current={i === idx ? 'true' : undefined} data-testid="setlist-item">
               <span class="sl-n">{i + 1}</span>
               <span class="sl-title">{song?.title ?? '(deleted song)'}</span>
               <span class="sl-key">{key ?? ''}</span>
               <span class="sl-bpm muted">{it.bpm ?? song?.bpm ?? ''}</span>
+              {it.notes && <span class="sl-notes" data-testid="setlist-notes">{it.notes}</span>}
             </li>
           );
         })}
@@ -259,30 +372,80 @@ export function SetlistView({ room }: { room: Room }) {
   );
 }
 
-export function Chart({ room }: { room: Room }) {
+
+// ---- link health: the MD console's tables, shared with the tech view ----------------------
+
+/** Everyone in the room: role, slot, online, RTT and clock sync (from each device's 5 s report). */
+export function HealthTable({ room, actions }: { room: Room; actions?: (id: string) => ComponentChildren }) {
   const s = useStore(room.state, (x) => x);
-  const cur = currentSong(s);
-  if (!cur?.song?.chordpro) return null;
-  const t = mySlot(s)?.transpose ?? 0;
-  const target = transposeKey(cur.key, t);
-  const cp = parseChordPro(cur.song.chordpro, t, prefersFlats(target));
+  const clock = useStore(room.clockStats, (c) => c);
+  useNow(5000);
   return (
-    <details class="chart" open>
-      <summary>Chart{t ? ` (transposed ${t > 0 ? '+' : ''}${t})` : ''}</summary>
-      {cp.sections.map((sec) => (
-        <div class={`cp-section ${cur.section && sec.name === cur.section ? 'current' : ''}`}>
-          {sec.name && <h4>{sec.name}</h4>}
-          {sec.lines.map((l) => l.kind === 'comment' ? <p class="cp-comment">{l.text}</p>
-            : l.kind === 'blank' ? <div class="cp-blank" />
-            : (
-              <div class="cp-line">
-                {l.segments.map((seg) => (
-                  <span class="cp-seg"><span class="cp-chord">{seg.chord ?? '\u00a0'}</span><span class="cp-text">{seg.text || '\u00a0'}</span></span>
-                ))}
-              </div>
-            ))}
-        </div>
-      ))}
-    </details>
+    <div class="table-wrap"><table class="table" data-testid="health">
+      <thead><tr><th>Name</th><th>Role</th><th>Slot</th><th>Online</th><th>RTT</th><th>Sync ±</th><th>Last seen</th>{actions && <th />}</tr></thead>
+      <tbody>
+        {s.participants.map((p) => {
+          const mine = p.id === s.me;
+          const m = s.metrics[p.id];
+          const rtt = mine ? fmtMs(clock?.rttUs) : m?.rtt_ms !== undefined ? `${m.rtt_ms.toFixed(1)} ms` : '—';
+          const unc = mine ? fmtMs(clock?.uncertaintyUs, 2) : m?.clock_uncertainty_ms !== undefined ? `${m.clock_uncertainty_ms.toFixed(2)} ms` : '—';
+          const slot = s.slots.find((x) => x.participant === p.id)?.name ?? '';
+          const talking = s.ptt.some((t) => t.participant === p.id && t.talking);
+          return (
+            <tr data-testid="health-row" data-participant={p.id}>
+              <td>{p.name}{mine ? ' (you)' : ''}{talking && <span class="pill talking-pill" data-testid="health-talking">talking</span>}</td>
+              <td>{p.role}</td>
+              <td>{slot}</td>
+              <td><span class={`dot ${p.online ? 'ok' : 'away'}`} aria-hidden="true" /> {p.online ? 'online' : 'away'}</td>
+              <td class="num">{rtt}</td>
+              <td class="num">{unc}</td>
+              <td class="num">{mine ? 'now' : m ? ago(m.at) : p.online ? '—' : ago(s.lastSeen[p.id])}</td>
+              {actions && <td>{!mine && actions(p.id)}</td>}
+            </tr>
+          );
+        })}
+      </tbody>
+    </table></div>
+  );
+}
+
+/** Every voice link as each end reports it: RTT, jitter, loss, concealment, buffer, path. */
+export function LinkHealthTable({ room }: { room: Room }) {
+  const s = useStore(room.state, (x) => x);
+  const mine = useStore(room.voice.links, (l) => l);
+  useNow(5000);
+  const rows: Array<{ from: string; l: LinkReport; at: number | null }> = [];
+  if (s.me) for (const l of mine) rows.push({ from: s.me, l, at: null });
+  for (const [id, m] of Object.entries(s.metrics)) {
+    if (id === s.me) continue;
+    for (const l of m.links ?? []) rows.push({ from: id, l, at: m.at });
+  }
+  const pct = (x: number | undefined) => (x === undefined ? '—' : `${(x * 100).toFixed(x < 0.1 ? 1 : 0)} %`);
+  const num = (x: number | undefined) => (x === undefined ? '—' : `${x.toFixed(1)} ms`);
+  return (
+    <>
+      <div class="table-wrap"><table class="table" data-testid="link-health">
+        <thead><tr><th>From → to</th><th>RTT</th><th>Jitter</th><th>Loss</th><th>Concealed</th><th>Buffer</th><th>Path</th><th /></tr></thead>
+        <tbody>
+          {rows.map(({ from, l, at }) => {
+            const weak = isWeak(l);
+            return (
+              <tr data-testid="link-row" data-from={from} data-peer={l.peer} data-weak={weak ? 'true' : 'false'} class={weak ? 'weak' : ''}>
+                <td>{personLabel(s, from)}{from === s.me ? ' (you)' : ''} → {personLabel(s, l.peer)}{l.peer === s.me ? ' (you)' : ''}</td>
+                <td class="num">{num(l.rtt_ms)}</td>
+                <td class="num">{num(l.jitter_ms)}</td>
+                <td class="num">{pct(l.loss)}</td>
+                <td class="num">{pct(l.concealed)}</td>
+                <td class="num">{num(l.jitter_buffer_ms)}</td>
+                <td>{l.path ?? ''}</td>
+                <td>{weak ? <span class="pill weak">{l.stalled ? 'stalled' : 'weak'}</span> : <span class="muted small">{at ? ago(at) : 'ok'}</span>}</td>
+              </tr>
+            );
+          })}
+          {rows.length === 0 && <tr><td colSpan={8} class="muted">No voice links reported yet (each phone reports every 5 s once it is connected).</td></tr>}
+        </tbody>
+      </table></div>
+      <p class="muted small">Weak: more than 2 % loss, no audio for 2 s from someone talking, or RTT above 100 ms.</p>
+    </>
   );
 }
