@@ -6,7 +6,7 @@ import './styles.css';
 
 // The chart module (core/chart as WebAssembly) loads next to the first render; chart views call
 // it synchronously once it is ready (see chartReady()).
-void initChart().catch((e) => console.warn('downbeat: charts not loaded', e));
+void initChart().catch((e) => console.error('downbeat: charts not loaded', e));
 render(<App />, document.getElementById('app')!);
 
 if (import.meta.env.PROD) {
