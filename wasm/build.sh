@@ -12,10 +12,11 @@ NODE_PATH=${NODE_PATH:-/usr/share/nodejs}
 export NODE_PATH
 # ENVIRONMENT=web: the node branch of emscripten 3.1.6's ES6 output uses __dirname and require,
 # which an ES module cannot; node (vitest) passes wasmBinary instead, the browser fetches the file.
+# DYNAMIC_EXECUTION=0: embind builds no functions with eval (the page's CSP has no unsafe-eval).
 "${EMXX:-em++}" -std=c++20 -O2 -fno-exceptions -Wall -Wextra -Wshadow -Wconversion -Wno-sign-conversion -Werror \
   -I"$root" "$root/core/chart.cpp" "$root/core/text.cpp" "$root/wasm/chart_bind.cpp" \
   --bind -s MODULARIZE=1 -s EXPORT_ES6=1 -s EXPORT_NAME=createChartModule -s ENVIRONMENT=web \
-  -s ALLOW_MEMORY_GROWTH=1 -s FILESYSTEM=0 \
+  -s ALLOW_MEMORY_GROWTH=1 -s FILESYSTEM=0 -s DYNAMIC_EXECUTION=0 \
   -o "$out/chart.mjs"
 # The factory's type; web/src/chart.ts declares the module's functions.
 cat > "$out/chart.d.mts" <<'TS'

@@ -78,6 +78,7 @@ std::string_view mime_type(std::string_view path) {
   if (ext == ".png") return "image/png";
   if (ext == ".ico") return "image/x-icon";
   if (ext == ".woff2") return "font/woff2";
+  if (ext == ".wasm") return "application/wasm";  // streaming compile needs it (nosniff)
   if (ext == ".wav") return "audio/wav";
   if (ext == ".txt") return "text/plain; charset=utf-8";
   return "application/octet-stream";
@@ -290,9 +291,10 @@ asio::awaitable<void> HttpServer::serve(tcp::socket socket, std::string address,
 std::optional<std::int64_t> HttpServer::parse_since(const std::string& s) { return parse_since_value(s); }
 
 void HttpServer::add_security_headers(Response& res, std::string_view host) const {
-  // Fits the web app: its own scripts and worklets, blob: for the timer worker, WebSockets to itself.
+  // Fits the web app: its own scripts and worklets, blob: for the timer worker, WebSockets to itself,
+  // and its own WebAssembly (the chart module, core/chart): 'wasm-unsafe-eval' allows compiling wasm only, not eval.
   std::string csp =
-      "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' blob:; worker-src 'self' blob:; style-src 'self' 'unsafe-inline'; "
+      "default-src 'self'; script-src 'self' blob: 'wasm-unsafe-eval'; worker-src 'self' blob:; style-src 'self' 'unsafe-inline'; "
       "img-src 'self' data: blob:; media-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'";
   // Older Safari does not count ws(s):// as 'self': name this server's own socket, never a stranger's.
   if (auto h = parse_origin(host, ssl_ ? "https" : "http"); h && origins_.serves_host(host))
