@@ -48,9 +48,10 @@ export function Print({ room, setlist, onClose }: { room: Room; setlist: string;
             <h1 data-testid="print-title">{list.title}</h1>
             <p>{s.room?.name ?? ''} · {new Date().toLocaleDateString()}</p>
           </header>
-          <ol class="print-order" data-testid="print-order">
-            {songs.map(({ it, song, key, bpm }) => (
+          <ul class="print-order" data-testid="print-order">
+            {songs.map(({ it, song, key, bpm }, i) => (
               <li>
+                <span class="po-n">{i + 1}.</span>
                 <span class="po-title">{song?.title ?? '(deleted song)'}</span>
                 <span class="po-key">{pretty(key)}</span>
                 <span class="po-bpm">{bpm ? `${fmtBpm(bpm)} bpm` : ''}</span>
@@ -58,7 +59,7 @@ export function Print({ room, setlist, onClose }: { room: Room; setlist: string;
                 {it.notes && <span class="po-notes">{it.notes}</span>}
               </li>
             ))}
-          </ol>
+          </ul>
           {songs.map(({ it, song, key, bpm, chart }, i) => (
             <article class="print-song" data-testid="print-song" data-key={key ?? ''}>
               <h2>{i + 1}. {song?.title ?? '(deleted song)'}</h2>
