@@ -173,7 +173,7 @@ async function main() {
     await waitFor(async () => (await state(ben)).songCurrent?.section === 'Chorus', '↓ to jump to Chorus');
     await pressKey(md, 'ArrowUp');
     await waitFor(async () => (await state(ben)).songCurrent?.section === 'Verse 1', '↑ to jump back to Verse 1');
-    check(await md.page.locator(`${tid('section-btn')}[aria-pressed="true"]`, { hasText: 'Verse 1' }).count() === 1, 'the section map does not mark Verse 1');
+    await waitFor(async () => (await md.page.locator(`${tid('section-btn')}[aria-pressed="true"]`, { hasText: 'Verse 1' }).count()) === 1, 'the section map to mark Verse 1');
     await pressKey(md, '2');
     await waitFor(async () => { const s = await state(ben); return (s.cues?.[0] ?? s.cue)?.text === 'Chorus'; }, 'key 2 to cue Chorus on Ben');
     await pressKey(md, 's');
@@ -352,6 +352,7 @@ async function main() {
       const sideways = await md.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       check(sideways <= 0, `the page scrolls sideways by ${sideways} px at ${label}`);
       await md.page.screenshot({ path: join(shotsDir, file) });
+      if (process.env.E2E_FULL === '1') await md.page.screenshot({ path: join(webDir, 'e2e/out', file.replace('.png', '-full.png')), fullPage: true });
     });
   }
 

@@ -113,7 +113,7 @@ export function SetlistPanel({ room, onPrint }: { room: Room; onPrint: (id: stri
 
   return (
     <section class="panel setlist-panel" aria-label="Setlist">
-      <h2>Setlist <span class="h-hint">drag ⠿ to reorder</span></h2>
+      <h2>Setlist <span class="h-hint">drag a song by its grip to reorder</span></h2>
       <div class="row">
         <select data-testid="setlist-select" value={editing ?? ''} onChange={(e) => {
           const id = (e.target as HTMLSelectElement).value;
@@ -136,13 +136,15 @@ export function SetlistPanel({ room, onPrint }: { room: Room; onPrint: (id: stri
           return (
             <li class={`builder-item ${isCur ? 'current' : ''}`} data-testid="builder-item" data-song={song?.title ?? ''} key={it.uid}>
               <div class="builder-main">
-                <span class="drag-handle" data-testid="drag-handle" aria-hidden="true" title="Drag to reorder">⠿</span>
+                <span class="drag-handle" data-testid="drag-handle" aria-hidden="true" title="Drag to reorder"><Grip /></span>
                 <span class="sl-n">{i + 1}</span>
                 <span class="sl-title" data-testid="builder-title">{song?.title ?? '(deleted song)'}</span>
-                <button class="btn icon-btn" aria-label={`Move ${song?.title ?? 'song'} up`} data-testid="builder-up" onClick={() => move(i, i - 1)} disabled={i === 0}>↑</button>
-                <button class="btn icon-btn" aria-label={`Move ${song?.title ?? 'song'} down`} data-testid="builder-down" onClick={() => move(i, i + 1)} disabled={i === items.length - 1}>↓</button>
-                <button class="btn icon-btn danger" aria-label={`Remove ${song?.title ?? 'song'}`} data-testid="builder-remove" onClick={() => change(() => setItems(items.filter((_, j) => j !== i)))}>✕</button>
-                {!dirty && editing && <button class="btn" data-testid="builder-goto" onClick={() => goTo(room, editing, i)}>Play</button>}
+                <span class="builder-actions">
+                  <button class="btn icon-btn" aria-label={`Move ${song?.title ?? 'song'} up`} data-testid="builder-up" onClick={() => move(i, i - 1)} disabled={i === 0}>↑</button>
+                  <button class="btn icon-btn" aria-label={`Move ${song?.title ?? 'song'} down`} data-testid="builder-down" onClick={() => move(i, i + 1)} disabled={i === items.length - 1}>↓</button>
+                  <button class="btn icon-btn danger" aria-label={`Remove ${song?.title ?? 'song'}`} data-testid="builder-remove" onClick={() => change(() => setItems(items.filter((_, j) => j !== i)))}>✕</button>
+                  {!dirty && editing && <button class="btn" data-testid="builder-goto" onClick={() => goTo(room, editing, i)}>Play</button>}
+                </span>
               </div>
               <div class="builder-extra">
                 <label>Key<input class="narrow" placeholder={pretty(song?.key) || 'key'} value={it.key ?? ''} maxLength={8} data-testid="builder-key"
@@ -174,6 +176,15 @@ export function SetlistPanel({ room, onPrint }: { room: Room; onPrint: (id: stri
         }} />}
       </div>
     </section>
+  );
+}
+
+/** Six dots: the drag handle (an SVG, so no font needs a glyph for it). */
+function Grip() {
+  return (
+    <svg viewBox="0 0 12 18" width="14" height="21" aria-hidden="true">
+      {[3, 9].flatMap((x) => [3, 9, 15].map((y) => <circle cx={x} cy={y} r="1.7" fill="currentColor" />))}
+    </svg>
   );
 }
 
