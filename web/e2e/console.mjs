@@ -325,6 +325,22 @@ async function main() {
     await waitFor(async () => (await state(ben)).songs.some((s) => s.title === 'Delta'), 'Ben to get the imported song Delta');
   });
 
+  await step('export: the setlist as one ChordPro file, in the item keys', async () => {
+    const [dl] = await Promise.all([
+      md.page.waitForEvent('download', { timeout: 5000 }).catch(() => null),
+      md.page.click(tid('setlist-export')),
+    ]);
+    if (!dl) {
+      await waitFor(async () => /Export failed/.test(await toastText(md)), 'a download or a message saying why not');
+      check(/cannot export setlists yet/.test(await toastText(md)), `export message: ${await toastText(md)}`);
+      return 'skipped: needs a server with GET /api/room/setlists/<id>/export.chordpro (the console said so)';
+    }
+    check(/\.(chordpro|cho)$/.test(dl.suggestedFilename()), `download name ${dl.suggestedFilename()}`);
+    const text = readFileSync(await dl.path(), 'utf8');
+    check(/\{title: ?Alpha\}/.test(text) && /\{title: ?Bravo\}/.test(text) && /\{title: ?Charlie\}/.test(text), `the bundle lacks a song: ${text.slice(0, 300)}`);
+    check(/\{key: ?D\}/.test(text), 'the bundle does not carry the item key D');
+  });
+
   await step('print: the setlist page shows every chart in its item key (Alpha: C → D)', async () => {
     await md.page.click(tid('setlist-print'));
     await md.page.waitForSelector(tid('print-page'));
@@ -339,6 +355,15 @@ async function main() {
     await md.page.emulateMedia({ media: 'screen' });
     await md.page.click(tid('print-back'));
     await md.page.waitForSelector(tid('tempo-start'));
+  });
+
+  await step('screenshot set-up: the click running, a band cue showing, no toasts', async () => {
+    await md.page.click(tid('cue-to-band'));
+    await md.page.click(tid('cue-btn-Build'));
+    await md.page.click(tid('cue-to-all'));
+    await md.page.click(tid('tempo-start'));
+    await waitFor(async () => (await state(md)).tempo?.running === true, 'the click to run');
+    await waitFor(async () => (await md.page.locator(tid('toast')).count()) === 0, 'the toasts to fade', 9000);
   });
 
   for (const [label, vp, file] of [['tablet portrait 768×1024', { width: 768, height: 1024 }, 'md-console-tablet-portrait.png'],

@@ -202,7 +202,7 @@ function ExportLink({ room, setlist, title }: { room: Room; setlist: string; tit
     }
     if (!res.ok) {
       const j = await res.json().catch(() => null) as { error?: { message?: string } } | null;
-      toast(res.status === 404 && /endpoint/.test(j?.error?.message ?? 'endpoint') ? 'Export failed: this server cannot export setlists yet; update downbeatd.' : `Export failed: ${j?.error?.message ?? `the server answered ${res.status}`}`);
+      toast(res.status === 404 && /no such (endpoint|file)|endpoint/.test(j?.error?.message ?? 'endpoint') ? 'Export failed: this server cannot export setlists yet; update downbeatd.' : `Export failed: ${j?.error?.message ?? `the server answered ${res.status}`}`);
       return;
     }
     const name = /filename="?([^";]+)"?/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? `${title || 'setlist'}.chordpro`;
