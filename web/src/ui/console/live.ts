@@ -76,7 +76,12 @@ export async function goTo(room: Room, setlistId: string, index: number, section
 
 export function sectionsOf(s: RoomState): string[] {
   const cur = currentSong(s);
-  return cur?.song?.chordpro ? sectionNames(cur.song.chordpro) : [];
+  if (!cur?.song?.chordpro) return [];
+  try {
+    return sectionNames(cur.song.chordpro);
+  } catch {
+    return []; // the chart module is still loading: no section buttons for a moment
+  }
 }
 
 /** Next (+1) or previous (−1) song of the live setlist; from nothing, the first song. */
