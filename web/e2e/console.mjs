@@ -179,8 +179,8 @@ async function main() {
     await pressKey(md, 's');
     await waitFor(async () => (await state(ben)).tempo?.running === true, 'S to start the click');
     // Typing in a field is not a shortcut.
-    await md.page.fill(tid('cue-text'), '');
-    await md.page.focus(tid('cue-text'));
+    await md.page.fill(tid('cue-input'), '');
+    await md.page.focus(tid('cue-input'));
     await md.page.keyboard.type('s');
     await sleep(400);
     check((await state(ben)).tempo?.running === true, 'typing "s" in the cue field stopped the click');

@@ -82,7 +82,7 @@ export function CuePanel({ room }: { room: Room }) {
         {nextText ?? 'Next song: —'}
       </button>
       <form class="row" onSubmit={(e) => { e.preventDefault(); if (text.trim()) void sendCue(room, text.trim(), color).then((ok) => ok && setText('')); }}>
-        <input data-testid="cue-text" placeholder="Free text, e.g. “Half time”" maxLength={COMMAND_SCHEMAS.cue.properties.text.maxLength}
+        <input data-testid="cue-input" placeholder="Free text, e.g. “Half time”" maxLength={COMMAND_SCHEMAS.cue.properties.text.maxLength}
           value={text} onInput={(e) => setText((e.target as HTMLInputElement).value)} aria-label="Cue text" />
         <select data-testid="cue-color" value={color} class={`cue-select cue-${color}`} onChange={(e) => setColor((e.target as HTMLSelectElement).value as CueColor)} aria-label="Cue colour">
           {CUE_COLORS.map((c) => <option value={c}>{c}</option>)}
