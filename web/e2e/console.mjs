@@ -174,6 +174,13 @@ async function main() {
     await pressKey(md, 'ArrowUp');
     await waitFor(async () => (await state(ben)).songCurrent?.section === 'Verse 1', '↑ to jump back to Verse 1');
     await waitFor(async () => (await md.page.locator(`${tid('section-btn')}[aria-pressed="true"]`, { hasText: 'Verse 1' }).count()) === 1, 'the section map to mark Verse 1');
+    // Two quick presses are two steps (the second starts where the first went).
+    await pressKey(md, 'ArrowDown');
+    await md.page.keyboard.press('ArrowDown');
+    await waitFor(async () => (await state(ben)).songCurrent?.section === 'Bridge', '↓ ↓ pressed quickly to reach Bridge');
+    await pressKey(md, 'ArrowUp');
+    await pressKey(md, 'ArrowUp');
+    await waitFor(async () => (await state(ben)).songCurrent?.section === 'Verse 1', '↑ ↑ back to Verse 1');
     await pressKey(md, '2');
     await waitFor(async () => { const s = await state(ben); return (s.cues?.[0] ?? s.cue)?.text === 'Chorus'; }, 'key 2 to cue Chorus on Ben');
     await pressKey(md, 's');

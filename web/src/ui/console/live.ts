@@ -70,6 +70,8 @@ export async function goTo(room: Room, setlistId: string, index: number, section
   if (changes && keep) data.keep_tempo = true;
   const ack = await run('Could not change the song', sendLoose(room, 'song.current', data, ['keep_tempo']));
   if (!ack) return false;
+  // The next step (a second ↓ pressed quickly) starts from this change, not from the state before it.
+  if (ack.seq !== undefined) await room.waitForSeq(ack.seq, 2000).catch(() => null);
   if (changes && !keep) await loadTempoAfterSongChange(room, setlistId, index);
   return true;
 }
@@ -84,8 +86,25 @@ export function sectionsOf(s: RoomState): string[] {
   }
 }
 
+// Song and section steps run one after another, each from the state the previous one left.
+let queue: Promise<unknown> = Promise.resolve();
+function serial(f: () => Promise<boolean>): Promise<boolean> {
+  const p = queue.then(f, f);
+  queue = p.catch(() => false);
+  return p;
+}
+
 /** Next (+1) or previous (−1) song of the live setlist; from nothing, the first song. */
 export function stepSong(room: Room, d: 1 | -1): Promise<boolean> {
+  return serial(() => stepSongNow(room, d));
+}
+
+/** Next (+1) or previous (−1) section of the current song's chart. */
+export function stepSection(room: Room, d: 1 | -1): Promise<boolean> {
+  return serial(() => stepSectionNow(room, d));
+}
+
+function stepSongNow(room: Room, d: 1 | -1): Promise<boolean> {
   const s = room.state.get();
   const list = activeSetlist(s) ?? s.setlists[0] ?? null;
   if (!list) return Promise.resolve(false);
@@ -94,8 +113,7 @@ export function stepSong(room: Room, d: 1 | -1): Promise<boolean> {
   return goTo(room, list.id, next);
 }
 
-/** Next (+1) or previous (−1) section of the current song's chart. */
-export function stepSection(room: Room, d: 1 | -1): Promise<boolean> {
+function stepSectionNow(room: Room, d: 1 | -1): Promise<boolean> {
   const s = room.state.get();
   const sc = s.songCurrent;
   const names = sectionsOf(s);
