@@ -1,0 +1,216 @@
+// Setlist editor: drag a song by its handle (SortableJS) or use ↑ ↓; per item key / bpm / notes override.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import Sortable from 'sortablejs';
+import { useStore } from '../../store';
+import type { Room } from '../../room';
+import { activeSetlist } from '../../state';
+import { DEFINITIONS } from '../../protocol.gen';
+import type { Setlist, SetlistItem } from '../../model';
+import { goTo } from './live';
+import { DeleteButton } from './DeleteButton';
+import { pretty, run, sendLoose, toast } from './util';
+
+type Draft = SetlistItem & { uid: number };
+let uidSeq = 0;
+const withUid = (items: SetlistItem[]): Draft[] => items.map((it) => ({ ...it, uid: ++uidSeq }));
+const BPM_MIN = DEFINITIONS.bpm.minimum;
+const BPM_MAX = DEFINITIONS.bpm.maximum;
+
+/** Moves one element of a list (for drag and drop and the ↑ ↓ buttons). */
+export function moveItem<T>(list: T[], from: number, to: number): T[] {
+  if (from === to || from < 0 || to < 0 || from >= list.length || to >= list.length) return list;
+  const copy = list.slice();
+  const [x] = copy.splice(from, 1);
+  copy.splice(to, 0, x);
+  return copy;
+}
+
+export function SetlistPanel({ room, onPrint }: { room: Room; onPrint: (id: string) => void }) {
+  const s = useStore(room.state, (x) => x);
+  const [editing, setEditing] = useState<string | null>(null); // setlist id, or '' for a new one
+  const [title, setTitle] = useState('');
+  const [items, setItems] = useState<Draft[]>([]);
+  const [pick, setPick] = useState('');
+  const [dirty, setDirty] = useState(false);
+  // Where the live song sits in the draft (it follows the song when the MD reorders).
+  const [liveUid, setLiveUid] = useState<number | null>(null);
+  const listRef = useRef<HTMLOListElement>(null);
+  const itemsRef = useRef(items);
+  itemsRef.current = items;
+  const live = activeSetlist(s);
+  const liveIndex = s.songCurrent && s.songCurrent.setlist === editing ? s.songCurrent.index : null;
+
+  // Follow the live setlist until the MD starts editing something.
+  useEffect(() => {
+    if (dirty) return;
+    const target = s.setlists.find((x) => x.id === editing) ?? (editing === null ? live ?? s.setlists[0] : null);
+    if (target) { setEditing(target.id); setTitle(target.title); setItems(withUid(target.items)); }
+  }, [s.setlists, live?.id, editing, dirty]);
+  useEffect(() => {
+    if (!dirty) setLiveUid(liveIndex !== null ? items[liveIndex]?.uid ?? null : null);
+  }, [liveIndex, items, dirty]);
+
+  const change = (f: () => void) => { f(); setDirty(true); };
+  const move = (from: number, to: number) => change(() => setItems((cur) => moveItem(cur, from, to)));
+  const patch = (i: number, p: Partial<SetlistItem>) => change(() => setItems((cur) => cur.map((x, j) => (j === i ? { ...x, ...p } : x))));
+
+  useEffect(() => {
+    if (!listRef.current) return;
+    const sortable = Sortable.create(listRef.current, {
+      handle: '.drag-handle', animation: 150, forceFallback: true, fallbackTolerance: 4,
+      ghostClass: 'drag-ghost', chosenClass: 'drag-chosen', dragClass: 'drag-drag',
+      onEnd: (e) => {
+        const from = e.oldDraggableIndex, to = e.newDraggableIndex;
+        // Put the node back where Preact left it; the new order comes from the state below.
+        const parent = e.from;
+        parent.removeChild(e.item);
+        parent.insertBefore(e.item, parent.children[from ?? 0] ?? null);
+        if (from !== undefined && to !== undefined && from !== to) move(from, to);
+      },
+    });
+    return () => sortable.destroy();
+  }, [editing]);
+
+  const save = async () => {
+    for (const it of items) {
+      if (it.bpm !== null && it.bpm !== undefined && !(it.bpm >= BPM_MIN && it.bpm <= BPM_MAX)) {
+        toast(`BPM must be between ${BPM_MIN} and ${BPM_MAX} (song ${items.indexOf(it) + 1})`);
+        return;
+      }
+    }
+    const clean = items.map((it) => {
+      const o: { song: string; key?: string; bpm?: number; notes?: string } = { song: it.song };
+      if (it.key?.trim()) o.key = it.key.trim();
+      if (it.bpm) o.bpm = it.bpm;
+      if (it.notes?.trim()) o.notes = it.notes.trim();
+      return o;
+    });
+    const data = editing ? { id: editing, title: title.trim() || 'Setlist', items: clean } : { title: title.trim() || 'Setlist', items: clean };
+    const ack = await run('Setlist not saved', room.send('setlist.update', data));
+    if (!ack) return;
+    let id = editing;
+    if (ack.seq !== undefined) {
+      const ev = await room.waitForSeq(ack.seq).catch(() => null);
+      const saved = (ev?.data as { setlist?: Setlist } | undefined)?.setlist;
+      if (saved) { id = saved.id; setEditing(saved.id); }
+    }
+    // The live song keeps playing when the MD moves it: point song.current at its new place.
+    const sc = room.state.get().songCurrent;
+    const at = liveUid !== null ? items.findIndex((x) => x.uid === liveUid) : -1;
+    if (id && sc && sc.setlist === id && at >= 0 && at !== sc.index) {
+      const data2: Record<string, unknown> = { setlist: id, index: at, keep_tempo: true };
+      if (sc.section) data2.section = sc.section;
+      await run('Could not follow the live song', sendLoose(room, 'song.current', data2, ['keep_tempo']));
+    }
+    setDirty(false);
+    toast('Setlist saved', 'ok');
+  };
+
+  const goLive = async () => {
+    if (!editing || dirty) { toast('Save the setlist first'); return; }
+    await goTo(room, editing, 0);
+  };
+
+  return (
+    <section class="panel setlist-panel" aria-label="Setlist">
+      <h2>Setlist <span class="h-hint">drag a song by its grip to reorder</span></h2>
+      <div class="row">
+        <select data-testid="setlist-select" value={editing ?? ''} onChange={(e) => {
+          const id = (e.target as HTMLSelectElement).value;
+          const sl = s.setlists.find((x) => x.id === id);
+          setDirty(id === '');
+          setEditing(id || '');
+          setTitle(sl?.title ?? '');
+          setItems(withUid(sl?.items ?? []));
+        }} aria-label="Setlist">
+          {s.setlists.map((x) => <option value={x.id}>{x.title}{live?.id === x.id ? ' (live)' : ''}</option>)}
+          <option value="">+ New setlist</option>
+        </select>
+        <input data-testid="setlist-title" placeholder="Setlist title" value={title} maxLength={120} aria-label="Setlist title"
+          onInput={(e) => change(() => setTitle((e.target as HTMLInputElement).value))} />
+      </div>
+      <ol class="builder" ref={listRef} key={editing ?? 'new'}>
+        {items.map((it, i) => {
+          const song = s.songs.find((x) => x.id === it.song);
+          const isCur = dirty ? it.uid === liveUid : liveIndex === i;
+          return (
+            <li class={`builder-item ${isCur ? 'current' : ''}`} data-testid="builder-item" data-song={song?.title ?? ''} key={it.uid}>
+              <div class="builder-main">
+                <span class="drag-handle" data-testid="drag-handle" aria-hidden="true" title="Drag to reorder"><Grip /></span>
+                <span class="sl-n">{i + 1}</span>
+                <span class="sl-title" data-testid="builder-title">{song?.title ?? '(deleted song)'}</span>
+                <span class="builder-actions">
+                  <button class="btn icon-btn" aria-label={`Move ${song?.title ?? 'song'} up`} data-testid="builder-up" onClick={() => move(i, i - 1)} disabled={i === 0}>↑</button>
+                  <button class="btn icon-btn" aria-label={`Move ${song?.title ?? 'song'} down`} data-testid="builder-down" onClick={() => move(i, i + 1)} disabled={i === items.length - 1}>↓</button>
+                  <button class="btn icon-btn danger" aria-label={`Remove ${song?.title ?? 'song'}`} data-testid="builder-remove" onClick={() => change(() => setItems(items.filter((_, j) => j !== i)))}>✕</button>
+                  {!dirty && editing && <button class="btn" data-testid="builder-goto" onClick={() => goTo(room, editing, i)}>Play</button>}
+                </span>
+              </div>
+              <div class="builder-extra">
+                <label>Key<input class="narrow" placeholder={pretty(song?.key) || 'key'} value={it.key ?? ''} maxLength={8} data-testid="builder-key"
+                  onInput={(e) => patch(i, { key: (e.target as HTMLInputElement).value || null })} /></label>
+                <label>BPM<input class="narrow" type="number" min={BPM_MIN} max={BPM_MAX} step="0.1" placeholder={song?.bpm ? String(song.bpm) : 'bpm'}
+                  value={it.bpm ?? ''} data-testid="builder-bpm"
+                  onInput={(e) => { const v = (e.target as HTMLInputElement).value; patch(i, { bpm: v === '' ? null : Number(v) }); }} /></label>
+                <label class="grow">Notes for the band<input placeholder="e.g. capo 2, start soft" value={it.notes ?? ''} maxLength={500} data-testid="builder-notes"
+                  onInput={(e) => patch(i, { notes: (e.target as HTMLInputElement).value || null })} /></label>
+              </div>
+            </li>
+          );
+        })}
+      </ol>
+      <div class="row">
+        <select data-testid="setlist-add-select" value={pick} onChange={(e) => setPick((e.target as HTMLSelectElement).value)} aria-label="Song to add">
+          <option value="">Add a song…</option>
+          {s.songs.map((x) => <option value={x.id}>{x.title}{x.key ? ` (${x.key})` : ''}</option>)}
+        </select>
+        <button class="btn" data-testid="setlist-add" disabled={!pick} onClick={() => change(() => { setItems([...items, { song: pick, uid: ++uidSeq }]); setPick(''); })}>Add</button>
+      </div>
+      <div class="row wrap">
+        <button class="btn primary" data-testid="setlist-save" disabled={!dirty && !!editing} onClick={save}>{dirty ? 'Save setlist •' : 'Save setlist'}</button>
+        <button class="btn" data-testid="setlist-golive" disabled={!editing || dirty || items.length === 0} onClick={goLive}>Go live from song 1</button>
+        {editing && !dirty && <button class="btn" data-testid="setlist-print" onClick={() => onPrint(editing)}>Print setlist</button>}
+        {editing && !dirty && <ExportLink room={room} setlist={editing} title={title} />}
+        {editing && !dirty && <DeleteButton label="Delete setlist" onConfirm={async () => {
+          if (await run('Setlist not deleted', room.send('setlist.delete', { id: editing }))) { setEditing(null); }
+        }} />}
+      </div>
+    </section>
+  );
+}
+
+/** Six dots: the drag handle (an SVG, so no font needs a glyph for it). */
+function Grip() {
+  return (
+    <svg viewBox="0 0 12 18" width="14" height="21" aria-hidden="true">
+      {[3, 9].flatMap((x) => [3, 9, 15].map((y) => <circle cx={x} cy={y} r="1.7" fill="currentColor" />))}
+    </svg>
+  );
+}
+
+/** GET /api/room/setlists/<id>/export.chordpro with the MD's token, saved as a file. */
+function ExportLink({ room, setlist, title }: { room: Room; setlist: string; title: string }) {
+  const href = `/api/room/setlists/${encodeURIComponent(setlist)}/export.chordpro`;
+  const download = async (e: Event) => {
+    e.preventDefault();
+    let res: Response;
+    try {
+      res = await fetch(href, { headers: { authorization: `Bearer ${room.connection.currentSession.token}` }, cache: 'no-store' });
+    } catch {
+      toast('Export failed: the server cannot be reached. Check the Wi-Fi, then try again.');
+      return;
+    }
+    if (!res.ok) {
+      const j = await res.json().catch(() => null) as { error?: { message?: string } } | null;
+      toast(res.status === 404 && /no such (endpoint|file)|endpoint/.test(j?.error?.message ?? 'endpoint') ? 'Export failed: this server cannot export setlists yet; update downbeatd.' : `Export failed: ${j?.error?.message ?? `the server answered ${res.status}`}`);
+      return;
+    }
+    const name = /filename="?([^";]+)"?/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? `${title || 'setlist'}.chordpro`;
+    const url = URL.createObjectURL(await res.blob());
+    const a = document.createElement('a');
+    a.href = url; a.download = name;
+    document.body.appendChild(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  };
+  return <a class="btn" href={href} data-testid="setlist-export" onClick={download}>Export ChordPro</a>;
+}

@@ -1,0 +1,92 @@
+// The console's pure pieces: reordering, accents, the song tempo a setlist item asks for,
+// shortcuts pausing while typing, cues from old and new servers, key names (the print page's
+// chords in the item key are checked end to end in e2e/console.mjs).
+import { describe, expect, it } from 'vitest';
+import { moveItem } from './SetlistPanel';
+import { accentsFor } from './TempoPanel';
+import { songTempo, tempoMatches } from './live';
+import { currentCues, isTyping, pretty } from './util';
+import { emptyState, type RoomState } from '../../state';
+import type { Tempo } from '../../model';
+
+const state = (extra: Partial<RoomState> = {}): RoomState => ({
+  ...emptyState,
+  songs: [
+    { id: 's1', title: 'Alpha', artist: null, key: 'C', bpm: 128, meter: { beats: 6, unit: 8 }, chordpro: null },
+    { id: 's2', title: 'Bravo', artist: null, key: 'G', bpm: null, meter: null, chordpro: null },
+  ],
+  setlists: [{ id: 'l1', title: 'Sunday', items: [{ song: 's1', bpm: 132 }, { song: 's1' }, { song: 's2' }] }],
+  ...extra,
+});
+const tempo = (bpm: number, beats: number, unit: number): Tempo => ({
+  running: false, bpm, meter: { beats, unit }, accents: [], subdivision: 1, count_in_bars: 0, anchor: null, rev: 1,
+});
+
+describe('setlist reordering', () => {
+  it('moves the dragged song to where it was dropped', () => {
+    expect(moveItem(['a', 'b', 'c'], 0, 2)).toEqual(['b', 'c', 'a']);
+    expect(moveItem(['a', 'b', 'c'], 2, 0)).toEqual(['c', 'a', 'b']);
+  });
+  it('leaves the list alone for a move off either end', () => {
+    const l = ['a', 'b'];
+    expect(moveItem(l, 0, -1)).toBe(l);
+    expect(moveItem(l, 1, 2)).toBe(l);
+  });
+});
+
+describe('accents', () => {
+  it('defaults to an accented downbeat and fills a longer meter', () => {
+    expect(accentsFor(4, [])).toEqual([2, 1, 1, 1]);
+    expect(accentsFor(3, [2, 0])).toEqual([2, 0, 1]);
+  });
+});
+
+describe('the tempo a song asks for', () => {
+  it('takes the item bpm over the song bpm, and the song meter', () => {
+    expect(songTempo(state(), 'l1', 0)).toEqual({ bpm: 132, meter: { beats: 6, unit: 8 } });
+    expect(songTempo(state(), 'l1', 1)).toEqual({ bpm: 128, meter: { beats: 6, unit: 8 } });
+  });
+  it('asks for nothing when neither the item nor the song has a tempo', () => {
+    expect(songTempo(state(), 'l1', 2)).toBeNull();
+    expect(songTempo(state(), 'l1', 9)).toBeNull();
+  });
+  it('knows when the click already runs it (so no second tempo.set goes out)', () => {
+    const want = { bpm: 132, meter: { beats: 6, unit: 8 } };
+    expect(tempoMatches(tempo(132, 6, 8), want)).toBe(true);
+    expect(tempoMatches(tempo(120, 6, 8), want)).toBe(false);
+    expect(tempoMatches(tempo(132, 4, 4), want)).toBe(false);
+    expect(tempoMatches(null, want)).toBe(false);
+  });
+});
+
+describe('shortcuts pause while typing', () => {
+  it('treats text fields and selects as typing, buttons and checkboxes not', () => {
+    const el = (tagName: string, type = '') => ({ tagName, type, isContentEditable: false }) as unknown as EventTarget;
+    expect(isTyping(el('INPUT', 'text'))).toBe(true);
+    expect(isTyping(el('INPUT', 'number'))).toBe(true);
+    expect(isTyping(el('TEXTAREA'))).toBe(true);
+    expect(isTyping(el('SELECT'))).toBe(true);
+    expect(isTyping(el('INPUT', 'checkbox'))).toBe(false);
+    expect(isTyping(el('BUTTON'))).toBe(false);
+    expect(isTyping(null)).toBe(false);
+  });
+});
+
+describe('current cues', () => {
+  it('reads the snapshot cue list of a new server', () => {
+    const cues = [{ id: 'c1', from: 'p1', text: 'Build', color: 'orange', group: 'band', at: 1 }];
+    expect(currentCues({ ...state(), cues } as unknown as RoomState)).toEqual(cues);
+  });
+  it('shows an old server\'s last cue only while the band still sees it', () => {
+    const cue = { from: 'p1', text: 'Out', color: 'red', group: null, at: Date.now() };
+    expect(currentCues({ ...state(), cue } as unknown as RoomState)).toHaveLength(1);
+    expect(currentCues({ ...state(), cue: { ...cue, at: Date.now() - 60_000 } } as unknown as RoomState)).toHaveLength(0);
+  });
+});
+
+describe('display', () => {
+  it('shows flats and sharps as musicians write them', () => {
+    expect(pretty('Bb')).toBe('B♭');
+    expect(pretty('F#m')).toBe('F♯m');
+  });
+});
