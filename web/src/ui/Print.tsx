@@ -4,7 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import type { Room } from '../room';
 import { useStore } from '../store';
 // TEMPORARY: swap for '../chart' when the chart branch is merged (same signatures).
-import { initChart, renderChart, type RenderedChart } from './console/chart-adapter';
+import { initChart, renderChart, type RenderedChart } from '../chart';
 import { pretty, fmtBpm } from './console/util';
 
 export function printHash(setlist: string): string {

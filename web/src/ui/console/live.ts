@@ -3,7 +3,7 @@ import { Store } from '../../store';
 import type { Room } from '../../room';
 import { currentSong, activeSetlist, type RoomState } from '../../state';
 import type { Meter, Tempo } from '../../model';
-import { sectionNames } from './chart-adapter';
+import { sectionNames } from '../../chart';
 import { run, sendLoose } from './util';
 
 /** "Load each song's bpm and meter into the click" (off: song.current with keep_tempo). */
