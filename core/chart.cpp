@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <cstddef>
 #include <unordered_map>
 #include <unordered_set>
@@ -537,7 +541,7 @@ class Parser {
     if (name == "title") out_.title = value;
     if (name == "subtitle") out_.subtitle = value;
     if (name == "artist") out_.artist = value;
-    if (name == "key") out_.key = value;
+    if (name == "key" && !out_.key) out_.key = value;  // the song key; a later {key} is a modulation
     if (name == "tempo") out_.tempo = value;
     if (name == "time") out_.time = value;
     set_meta(name, std::move(value));
@@ -732,6 +736,37 @@ Rendered render(const Chart& chart, const View& view) {
       }
   }
   return out;
+}
+
+std::optional<double> song_bpm(std::string_view v) {
+  v = trim(v);
+  std::string s(v);
+  // "120 bpm", "120BPM": the number first.
+  std::size_t end = 0;
+  while (end < s.size() && (std::isdigit(static_cast<unsigned char>(s[end])) || s[end] == '.')) ++end;
+  if (end == 0) return std::nullopt;
+  std::string rest(trim(std::string_view(s).substr(end)));
+  for (char& c : rest) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!rest.empty() && rest != "bpm") return std::nullopt;
+  // strtod, not from_chars: the WebAssembly build's libc++ has no floating-point from_chars.
+  const std::string num = s.substr(0, end);
+  char* stop = nullptr;
+  const double d = std::strtod(num.c_str(), &stop);
+  if (stop != num.c_str() + num.size() || !std::isfinite(d) || d < 20 || d > 400) return std::nullopt;
+  return d;
+}
+
+std::optional<Meter> song_meter(std::string_view v) {
+  v = trim(v);
+  auto slash = v.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  int beats = 0, unit = 0;
+  auto a = trim(v.substr(0, slash)), b = trim(v.substr(slash + 1));
+  auto r1 = std::from_chars(a.data(), a.data() + a.size(), beats);
+  auto r2 = std::from_chars(b.data(), b.data() + b.size(), unit);
+  if (r1.ec != std::errc() || r1.ptr != a.data() + a.size() || r2.ec != std::errc() || r2.ptr != b.data() + b.size()) return std::nullopt;
+  if (beats < 1 || beats > 32 || (unit != 1 && unit != 2 && unit != 4 && unit != 8 && unit != 16)) return std::nullopt;
+  return Meter{beats, unit};
 }
 
 }  // namespace downbeat::core::chart

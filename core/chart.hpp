@@ -51,6 +51,16 @@ struct Chart {
 // as text with an issue naming the line.
 Chart parse(std::string_view text);
 
+// {tempo} and {time} values as song fields: a bpm between 20 and 400 ("120", "96.5 bpm") and a
+// meter like 6/8 (beats 1-32, unit 1/2/4/8/16); nullopt when the value is not one.
+struct Meter {
+  int beats = 4;
+  int unit = 4;
+  bool operator==(const Meter&) const = default;
+};
+std::optional<double> song_bpm(std::string_view value);
+std::optional<Meter> song_meter(std::string_view value);
+
 // Section names in order, each once (for the MD's section buttons).
 std::vector<std::string> section_names(const Chart& chart);
 

@@ -118,34 +118,6 @@ std::string fmt_bpm(double bpm) {
 
 // ---------------------------------------------------------------- metadata values
 
-std::optional<double> parse_bpm(std::string_view v) {
-  v = trim(v);
-  std::string s(v);
-  // "120 bpm", "120BPM": the number first.
-  std::size_t end = 0;
-  while (end < s.size() && (std::isdigit(static_cast<unsigned char>(s[end])) || s[end] == '.')) ++end;
-  if (end == 0) return std::nullopt;
-  std::string rest = lower(trim(std::string_view(s).substr(end)));
-  if (!rest.empty() && rest != "bpm") return std::nullopt;
-  double d = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + end, d);
-  if (ec != std::errc() || p != s.data() + end || !std::isfinite(d) || d < 20 || d > 400) return std::nullopt;
-  return d;
-}
-
-std::optional<Meter> parse_meter(std::string_view v) {
-  v = trim(v);
-  auto slash = v.find('/');
-  if (slash == std::string_view::npos) return std::nullopt;
-  int beats = 0, unit = 0;
-  auto a = trim(v.substr(0, slash)), b = trim(v.substr(slash + 1));
-  auto r1 = std::from_chars(a.data(), a.data() + a.size(), beats);
-  auto r2 = std::from_chars(b.data(), b.data() + b.size(), unit);
-  if (r1.ec != std::errc() || r1.ptr != a.data() + a.size() || r2.ec != std::errc() || r2.ptr != b.data() + b.size()) return std::nullopt;
-  if (beats < 1 || beats > 32 || (unit != 1 && unit != 2 && unit != 4 && unit != 8 && unit != 16)) return std::nullopt;
-  return Meter{beats, unit};
-}
-
 // A chord symbol as the chart parser reads one: it moves when transposed (N.C. does not, and is one too).
 bool is_chord(std::string_view tok) {
   if (tok.empty() || tok.size() > 20) return false;
@@ -289,11 +261,11 @@ Song finish(const Draft& d, const std::string& base, std::vector<Warning>& warni
       warnings.push_back({d.line, "key \"" + key + "\" is not a key like G, Bb or F#m: left out (set it in the song editor)"});
   }
   if (!trim(d.tempo).empty()) {
-    s.bpm = parse_bpm(d.tempo);
+    s.bpm = chart::song_bpm(d.tempo);
     if (!s.bpm) warnings.push_back({d.line, "tempo \"" + std::string(trim(d.tempo)) + "\" is not a bpm between 20 and 400: left out"});
   }
   if (!trim(d.time).empty()) {
-    s.meter = parse_meter(d.time);
+    s.meter = chart::song_meter(d.time);
     if (!s.meter) warnings.push_back({d.line, "time \"" + std::string(trim(d.time)) + "\" is not a meter like 4/4 or 6/8: left out"});
   }
   s.chordpro = d.chordpro;

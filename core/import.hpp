@@ -4,6 +4,8 @@
 // chords-over-lyrics text are converted to ChordPro. A setlist exports as one ChordPro bundle
 // (songs separated by {new_song}) that imports back as the same songs.
 #include <boost/json.hpp>
+
+#include "core/chart.hpp"
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,11 +20,7 @@ inline constexpr std::size_t kMaxFileBytes = 256 * 1024;
 enum class Format { chordpro, openlyrics, opensong, text };
 std::string_view to_string(Format f);
 
-struct Meter {
-  int beats = 4;
-  int unit = 4;
-  bool operator==(const Meter&) const = default;
-};
+using Meter = chart::Meter;  // {time} as a song field (core/chart)
 
 // The fields of song.create.
 struct Song {

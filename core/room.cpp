@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/chart.hpp"
 #include "core/text.hpp"
 
 namespace downbeat::core {
@@ -301,6 +302,22 @@ Outcome Room::plan_slot(const Actor& actor, const Command& cmd) const {
   return out;
 }
 
+// A chart's {key}, {tempo} and {time} fill the song's key, bpm and meter where they are not set:
+// a pasted chart reads right without typing them twice. Values that are not a key, a bpm of 20-400
+// or a meter like 6/8 are left out (the chart keeps them as written).
+static void fill_from_chart(json::object& song) {
+  const auto* cp = song.if_contains("chordpro");
+  if (!cp || !cp->is_string()) return;
+  const bool need_key = song["key"].is_null(), need_bpm = song["bpm"].is_null(), need_meter = song["meter"].is_null();
+  if (!need_key && !need_bpm && !need_meter) return;
+  const auto chart = chart::parse(cp->as_string());
+  if (need_key && chart.key && chart.key->size() <= 8 && chart::parse_key(*chart.key)) song["key"] = *chart.key;
+  if (need_bpm && chart.tempo)
+    if (auto bpm = chart::song_bpm(*chart.tempo)) song["bpm"] = *bpm;
+  if (need_meter && chart.time)
+    if (auto m = chart::song_meter(*chart.time)) song["meter"] = json::object{{"beats", m->beats}, {"unit", m->unit}};
+}
+
 Outcome Room::plan_song(const Command& cmd) const {
   const auto& d = cmd.data;
   Outcome out = durable(cmd.type);
@@ -310,6 +327,7 @@ Outcome Room::plan_song(const Command& cmd) const {
       fail(ErrorCode::conflict, "the song library is full (" + std::to_string(cfg_.max_songs) + " songs): delete songs you no longer use");
     json::object song{{"id", next_id("sg")}};
     for (const char* f : kFields) song[f] = d.contains(f) ? d.at(f) : json::value(nullptr);
+    fill_from_chart(song);
     out.event_data = {{"song", song}};
     out.mutations.push_back(put("song", std::string(song.at("id").as_string()), song));
     return out;
@@ -330,6 +348,7 @@ Outcome Room::plan_song(const Command& cmd) const {
   json::object song = *existing;
   for (const char* f : kFields)
     if (d.contains(f)) song[f] = d.at(f);
+  if (d.contains("chordpro")) fill_from_chart(song);
   out.event_data = {{"song", song}};
   out.mutations.push_back(put("song", id, song));
   return out;

@@ -469,3 +469,23 @@ TEST_F(RoomTest, AClockShiftKeepsTheBeatOnTheSameInstants) {
   EXPECT_TRUE(room_.expired(7'000'000 + delta + 59'000'000).empty());
   EXPECT_EQ(room_.expired(7'000'000 + delta + 60'000'000).size(), 1u);
 }
+
+TEST_F(RoomTest, AChartsKeyTempoAndTimeFillTheSongWhereNotSet) {
+  const char* chart = "{title: Way Maker}\n{key: G}\n{tempo: 68 bpm}\n{time: 6/8}\n[G]Way maker\n{key: A}\n[A]Miracle worker\n";
+  auto song = cmd("md1", "song.create", {{"title", "Way Maker"}, {"chordpro", chart}}).event_data.at("song").as_object();
+  EXPECT_EQ(song.at("key"), "G") << "the first {key} is the song key; the later one is a modulation";
+  EXPECT_EQ(song.at("bpm").to_number<double>(), 68);
+  EXPECT_EQ(song.at("meter"), (json::object{{"beats", 6}, {"unit", 8}}));
+
+  // What the MD typed wins; a value that is not a bpm or a meter is left out.
+  auto typed = cmd("md1", "song.create", {{"title", "B"}, {"key", "D"}, {"chordpro", "{key: G}\n{tempo: fast}\n{time: 7/9}\n"}})
+                   .event_data.at("song").as_object();
+  EXPECT_EQ(typed.at("key"), "D");
+  EXPECT_TRUE(typed.at("bpm").is_null());
+  EXPECT_TRUE(typed.at("meter").is_null());
+
+  // A new chart on update fills a key the song still lacks.
+  auto id = std::string(cmd("md1", "song.create", {{"title", "C"}}).event_data.at("song").at("id").as_string());
+  auto updated = cmd("md1", "song.update", {{"id", id}, {"chordpro", "{key: Bb}\n[Bb]Hi"}}).event_data.at("song").as_object();
+  EXPECT_EQ(updated.at("key"), "Bb");
+}
