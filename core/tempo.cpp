@@ -237,8 +237,8 @@ std::string validate_count_in(int count_in_bars) {
   return {};
 }
 
-TempoState apply_set(const TempoState& s, const TempoSetParams& p, std::int64_t now_us, std::int64_t lead_us) {
-  TempoState n = next_rev(s);
+// The fields of `p` that are set, over `n` (which was `s`).
+static void apply_params(TempoState& n, const TempoState& s, const TempoSetParams& p) {
   if (p.bpm) n.bpm = *p.bpm;
   if (p.meter) {
     // A pattern written for another bar length would land on the wrong beats.
@@ -247,6 +247,11 @@ TempoState apply_set(const TempoState& s, const TempoSetParams& p, std::int64_t 
   }
   if (p.accents) n.accents = *p.accents;
   if (p.subdivision) n.subdivision = *p.subdivision;
+}
+
+TempoState apply_set(const TempoState& s, const TempoSetParams& p, std::int64_t now_us, std::int64_t lead_us) {
+  TempoState n = next_rev(s);
+  apply_params(n, s, p);
 
   const std::int64_t at = now_us + lead_us;
   if (s.running && s.anchor_t <= at) {
@@ -289,13 +294,7 @@ TempoState apply_song_change(const TempoState& s, const TempoSetParams& p, int c
   if (!s.running) return apply_set(s, p, now_us, lead_us);
   // The restart lands on the old grid's next bar boundary; from there the new tempo counts.
   TempoState n = apply_start(s, count_in_bars, now_us, lead_us);
-  if (p.bpm) n.bpm = *p.bpm;
-  if (p.meter) {
-    if (p.meter->beats != s.meter.beats && !p.accents) n.accents.clear();
-    n.meter = *p.meter;
-  }
-  if (p.accents) n.accents = *p.accents;
-  if (p.subdivision) n.subdivision = *p.subdivision;
+  apply_params(n, s, p);
   return n;
 }
 

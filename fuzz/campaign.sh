@@ -9,7 +9,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build-fuzz}; runs=${2:-10000000}; max=${3:-1200}
 shift $(( $# < 3 ? $# : 3 ))
-targets=("$@"); [ ${#targets[@]} -eq 0 ] && targets=(frame jwt url auth_body)
+targets=("$@"); [ ${#targets[@]} -eq 0 ] && targets=(frame jwt url auth_body headers chart import_song)
 out=${FUZZ_OUT:-$(mktemp -d /tmp/downbeat-fuzz.XXXXXX)}
 echo "fuzz campaign: $(nproc) cpu(s), runs=$runs, max ${max}s per target, output in $out"
 for t in "${targets[@]}"; do
