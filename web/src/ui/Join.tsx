@@ -30,6 +30,8 @@ export function Join({ code: urlCode, notice, onJoined }: { code: string | null;
         setTargetError(err.message);
         if (err.status !== 429) setEditCode(true);
       }
+      // Not a verdict on the code (unreachable, busy, rate-limited): leaving the field again asks again.
+      if (!(err instanceof ApiError && (err.status === 401 || err.status === 404))) peeked.current = null;
     }
   };
   useEffect(() => { if (urlCode) void lookUp(urlCode); }, [urlCode]);
@@ -81,7 +83,7 @@ export function Join({ code: urlCode, notice, onJoined }: { code: string | null;
               onInput={(e) => {
                 const v = (e.target as HTMLInputElement).value;
                 setCode(v);
-                if (v.trim() !== peeked.current) { setTarget(null); setTargetError(null); }
+                if (v.trim() !== peeked.current) { peeked.current = null; setTarget(null); setTargetError(null); }
               }}
               onBlur={(e) => void lookUp((e.target as HTMLInputElement).value)} />
           </label>
