@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/errors.hpp"
@@ -56,6 +57,10 @@ class Hub {
   // HTTP: join by code, rotate a refresh token. Throw HttpError.
   JoinResult exchange(const std::string& address, const boost::json::value& body);
   JoinResult refresh(const boost::json::value& body);
+  // POST /auth/peek {code}: the room and role a join code leads to, for the join page ("Joining
+  // Rehearsal as musician"). Issues nothing, stores nothing; a wrong code costs the same failed-guess
+  // budget as a wrong exchange, and a spent budget refuses it the same way. Throws HttpError.
+  boost::json::object peek(const std::string& address, const boost::json::value& body);
   // Checks a WebSocket token before the upgrade. Throws HttpError.
   Claims authorize(const std::string& token, const std::string& address);
   // The room's join codes for an MD token (for the console's QR panel). Throws HttpError.
@@ -135,6 +140,10 @@ class Hub {
     std::vector<std::string> recent_wrong;
   };
   std::map<std::string, JoinGuesses> join_failures_;
+  // This address's failed-guess budget (shared by exchange and peek); throws 429 when it is spent.
+  JoinGuesses& join_guesses(const std::string& address, std::int64_t now);
+  // The room a normalized code leads to; a wrong code is charged to `guesses` and thrown as 401.
+  std::pair<JoinCode, RoomRuntime*> resolve_code(JoinGuesses& guesses, const std::string& code, std::int64_t now);
   std::map<std::string, core::TokenBucket> joins_by_address_;
   std::map<std::string, core::TokenBucket> joins_by_code_;
   boost::asio::steady_timer sweep_timer_;

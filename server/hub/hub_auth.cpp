@@ -43,13 +43,13 @@ JoinResult Hub::issue_tokens(const core::Participant& p, RoomRuntime& rt, const 
   return JoinResult{jwt_sign(c, key_), refresh, rt.room.participant_json(p), rt.room.room_json()};
 }
 
-JoinResult Hub::exchange(const std::string& address, const json::value& body) {
-  std::int64_t now = now_us();
-  // The brute-force defence is this address's own failed-guess budget. It is checked before the
-  // code is looked up: an address that spent it waits even with the right code, or the answer
-  // would tell a guesser which guess was right. Nothing else counts against it: not a right code,
-  // not another address's guesses, not a malformed request, not the same wrong code sent again
-  // (a stale QR code scanned twice is one guess).
+Hub::JoinGuesses& Hub::join_guesses(const std::string& address, std::int64_t now) {
+  // The brute-force defence is this address's own failed-guess budget, shared by /auth/exchange and
+  // /auth/peek (peek is no faster way to guess). It is checked before the code is looked up: an
+  // address that spent it waits even with the right code, or the answer would tell a guesser which
+  // guess was right. Nothing else counts against it: not a right code, not another address's
+  // guesses, not a malformed request, not the same wrong code sent again (a stale QR code scanned
+  // twice is one guess).
   auto& guesses = join_failures_.try_emplace(address, JoinGuesses{core::TokenBucket(cfg_.join_fail_rate_per_s, cfg_.join_fail_burst), {}})
                       .first->second;
   if (int wait = guesses.budget.retry_after_s(now); wait > 0) {
@@ -59,14 +59,10 @@ JoinResult Hub::exchange(const std::string& address, const json::value& body) {
                         " s and try again with the code on the MD's screen",
                     wait};
   }
-  auto bad = [&](std::string msg) {
-    metrics_.inc("downbeat_auth_failures_total", "reason=\"bad_request\"");
-    return HttpError{ErrorCode::bad_request, std::move(msg)};
-  };
-  if (!body.is_object()) throw bad("send a JSON object {code, name, device_id}");
-  auto code_raw = field(body, "code");
-  if (!code_raw) throw bad("code is required: it is the part after /j/ in the join link");
-  std::string code = normalize_code(*code_raw);
+  return guesses;
+}
+
+auto Hub::resolve_code(JoinGuesses& guesses, const std::string& code, std::int64_t now) -> std::pair<JoinCode, RoomRuntime*> {
   auto wrong = [&](std::string msg) {
     auto& recent = guesses.recent_wrong;
     // Codes longer than any real one are never remembered (they would only cost memory): each counts.
@@ -80,6 +76,40 @@ JoinResult Hub::exchange(const std::string& address, const json::value& body) {
     return HttpError{ErrorCode::unauthorized,
                      msg + (left < 5 ? " (" + std::to_string(left) + " more wrong codes from this address before a wait)" : "")};
   };
+  auto jc = code.size() <= 32 ? storage_.lookup_code(code) : std::nullopt;
+  if (!jc) throw wrong("join code not recognised: check it, or ask the MD for a new QR code");
+  RoomRuntime* rt = find_room(jc->room);
+  if (!rt) throw wrong("this join code's room no longer exists: ask the MD for a new QR code");
+  return {*jc, rt};
+}
+
+json::object Hub::peek(const std::string& address, const json::value& body) {
+  std::int64_t now = now_us();
+  auto& guesses = join_guesses(address, now);
+  if (!body.is_object()) {
+    metrics_.inc("downbeat_auth_failures_total", "reason=\"bad_request\"");
+    throw HttpError{ErrorCode::bad_request, "send a JSON object {code}"};
+  }
+  auto code_raw = field(body, "code");
+  if (!code_raw) {
+    metrics_.inc("downbeat_auth_failures_total", "reason=\"bad_request\"");
+    throw HttpError{ErrorCode::bad_request, "code is required: it is the part after /j/ in the join link"};
+  }
+  auto [jc, rt] = resolve_code(guesses, normalize_code(*code_raw), now);
+  return json::object{{"room", json::object{{"id", rt->room.id()}, {"name", rt->room.name()}}}, {"role", core::to_string(jc.role)}};
+}
+
+JoinResult Hub::exchange(const std::string& address, const json::value& body) {
+  std::int64_t now = now_us();
+  auto& guesses = join_guesses(address, now);
+  auto bad = [&](std::string msg) {
+    metrics_.inc("downbeat_auth_failures_total", "reason=\"bad_request\"");
+    return HttpError{ErrorCode::bad_request, std::move(msg)};
+  };
+  if (!body.is_object()) throw bad("send a JSON object {code, name, device_id}");
+  auto code_raw = field(body, "code");
+  if (!code_raw) throw bad("code is required: it is the part after /j/ in the join link");
+  std::string code = normalize_code(*code_raw);
   auto name_raw = field(body, "name");
   if (!name_raw) throw HttpError{ErrorCode::bad_request, "name is required: type the name the band will see"};
   if (!core::valid_utf8(*name_raw)) throw HttpError{ErrorCode::bad_request, "name is not valid text (UTF-8)"};
@@ -93,15 +123,12 @@ JoinResult Hub::exchange(const std::string& address, const json::value& body) {
       !std::all_of(device.begin(), device.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_'; }))
     throw HttpError{ErrorCode::bad_request, "device_id must be 8-64 letters, digits, '-' or '_' (the app makes one for you)"};
 
-  auto jc = code.size() <= 32 ? storage_.lookup_code(code) : std::nullopt;
-  if (!jc) throw wrong("join code not recognised: check it, or ask the MD for a new QR code");
-  RoomRuntime* rt = find_room(jc->room);
-  if (!rt) throw wrong("this join code's room no longer exists: ask the MD for a new QR code");
+  auto [jc, rt] = resolve_code(guesses, code, now);
 
   // Same phone, same room, same role: same participant (identity survives rejoining).
   const core::Participant* existing = nullptr;
   for (const auto& p : rt->room.participants())
-    if (p.device_id == device && p.role == jc->role) existing = &p;
+    if (p.device_id == device && p.role == jc.role) existing = &p;
   auto take = [&](std::map<std::string, core::TokenBucket>& buckets, const std::string& key, double per_min, const char* what) {
     auto& b = buckets.try_emplace(key, per_min / 60.0, per_min).first->second;
     if (b.try_take(now)) return;
@@ -125,7 +152,7 @@ JoinResult Hub::exchange(const std::string& address, const json::value& body) {
     p.id = "p" + random_hex(6);
     p.name = name;
     p.device_id = device;
-    p.role = jc->role;
+    p.role = jc.role;
     p.removed = true;  // in the room once it connects
   }
   auto record = core::Room::participant_record(p);

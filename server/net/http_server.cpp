@@ -330,6 +330,17 @@ Response HttpServer::handle_http(const Request& req, const std::string& path, co
       return error_response(req, e.code, e.message, e.retry_after_s);
     }
   }
+  if (path == "/auth/peek") {
+    route = "auth";
+    if (req.method() != http::verb::post) return error_response(req, core::ErrorCode::bad_request, "use POST with a JSON body {code}");
+    auto body = parse_body(req);
+    if (!body) return error_response(req, core::ErrorCode::bad_request, "body must be JSON");
+    try {
+      return json_response(req, http::status::ok, hub_.peek(address, *body));
+    } catch (const HttpError& e) {
+      return error_response(req, e.code, e.message, e.retry_after_s);
+    }
+  }
   if (path == "/api/room/codes/rotate") {
     route = "codes";
     if (req.method() != http::verb::post) return error_response(req, core::ErrorCode::bad_request, "use POST (body {\"roles\":[\"md\"]}, optional)");

@@ -88,8 +88,10 @@ async function newPage(name, viewport, mobile) {
   return { name, context, page, sockets };
 }
 
-async function joinRoom(p, base, code, name) {
+async function joinRoom(p, base, code, name, target) {
   await p.page.goto(`${base}/j/${code}`);
+  // The QR link says which room and role it joins before a name is typed.
+  if (target) await expectText(p.page, 'join-target', target, `${p.name} on the join page`);
   await p.page.fill('[data-testid="join-name"]', name);
   await p.page.click('[data-testid="join-submit"]');
   await expectText(p.page, 'conn-status', 'Live', `${p.name} after joining`);
@@ -114,6 +116,9 @@ async function main() {
   await step('bad input: a wrong code shows a clear message and a way to retry', async () => {
     await a.page.goto(`${base}/j/WRONG-CODE-123`);
     check(await a.page.locator('[data-testid="cert-notice"]').isVisible(), 'the self-signed certificate explanation is not shown on first visit');
+    // Before a name is typed, the page already says the code is no good and what to do.
+    await expectText(a.page, 'join-target-error', /not valid any more: ask the MD for the current QR code/, 'musician A on a wrong QR link');
+    check((await a.page.locator('[data-testid="join-target"]').count()) === 0, 'a wrong code names a room');
     await a.page.fill('[data-testid="join-name"]', 'Bo');
     await a.page.click('[data-testid="join-submit"]');
     await expectText(a.page, 'join-error', /wrong or has expired.*new QR code/s, 'musician A with a wrong code');
@@ -138,12 +143,14 @@ async function main() {
 
   await step('join: MD and two musicians (one after correcting the code, one with an emoji name)', async () => {
     await a.page.fill('[data-testid="join-code"]', codes.musician);
-    await a.page.fill('[data-testid="join-name"]', 'Bo');
+    await a.page.fill('[data-testid="join-name"]', 'Bo'); // leaving the code field looks the code up
+    await expectText(a.page, 'join-target', 'Joining E2E as musician', 'musician A after typing the right code');
+    check((await a.page.locator('[data-testid="join-target-error"]').count()) === 0, 'the wrong-code message stays after the code was corrected');
     await a.page.click('[data-testid="join-submit"]');
     await expectText(a.page, 'conn-status', 'Live', 'musician A after correcting the code');
     check(new URL(a.page.url()).pathname === `/j/${codes.musician}`, `URL not updated to the right code: ${a.page.url()}`);
-    await joinRoom(md, base, codes.md, 'Mia (MD)');
-    await joinRoom(b, base, codes.musician, 'Cy 🎸');
+    await joinRoom(md, base, codes.md, 'Mia (MD)', 'Joining E2E as MD');
+    await joinRoom(b, base, codes.musician, 'Cy 🎸', 'Joining E2E as musician');
     await waitFor(async () => (await md.page.locator('[data-testid="health-row"]').count()) === 3, 'the MD health table to list 3 participants');
     check((await md.page.locator('[data-testid="health-row"]', { hasText: 'Cy 🎸' }).count()) === 1, 'the emoji name "Cy 🎸" is not shown intact in the MD health table');
   });

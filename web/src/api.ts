@@ -74,6 +74,33 @@ export async function exchange(code: string, name: string, deviceId: string): Pr
   }
 }
 
+export type PeekResult = { room: { id: string; name: string }; role: string };
+
+/** How the join page names a role: "Joining Rehearsal as sound tech". */
+export const ROLE_WORDS: Record<string, string> = { md: 'MD', musician: 'musician', tech: 'sound tech', viewer: 'stage display' };
+
+/**
+ * POST /auth/peek: the room and role a code joins, before a name is typed. Issues nothing.
+ * A wrong code costs the same failed-guess budget as a wrong join, so the page peeks once per code.
+ * Failures carry plain words and what to do; status 0 means the server was not reached.
+ */
+export async function peek(code: string): Promise<PeekResult> {
+  try {
+    const r = (await post('/auth/peek', { code })) as PeekResult;
+    if (!r || typeof r.room?.name !== 'string' || typeof r.role !== 'string') throw new ApiError(0, 'unreachable', 'The server gave an answer this app does not understand.');
+    return r;
+  } catch (e) {
+    if (!(e instanceof ApiError)) throw e;
+    if (e.status === 401 || e.status === 404) {
+      throw new ApiError(e.status, e.code, 'This code is not valid any more: ask the MD for the current QR code, or check what you typed.');
+    }
+    if (e.status === 429) {
+      throw new ApiError(e.status, e.code, `Too many wrong codes from this network. Wait ${e.retryAfter ?? 30} seconds, then try the code on the MD's screen.`, e.retryAfter);
+    }
+    throw e;
+  }
+}
+
 export async function refresh(session: Session): Promise<Session> {
   const r = (await post('/auth/refresh', { refresh_token: session.refresh_token })) as Omit<Session, 'code'>;
   return { ...session, ...r };

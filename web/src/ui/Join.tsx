@@ -1,5 +1,5 @@
-import { useState } from 'preact/hooks';
-import { exchange, ApiError, validateName, nameLength, NAME_MAX, type Session } from '../api';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { exchange, peek, ApiError, validateName, nameLength, NAME_MAX, ROLE_WORDS, type PeekResult, type Session } from '../api';
 import * as persist from '../persist';
 
 export function Join({ code: urlCode, notice, onJoined }: { code: string | null; notice: string | null; onJoined: (s: Session) => void }) {
@@ -9,6 +9,32 @@ export function Join({ code: urlCode, notice, onJoined }: { code: string | null;
   const [busy, setBusy] = useState(false);
   const [certSeen, setCertSeen] = useState(persist.certNoticeSeen());
   const [editCode, setEditCode] = useState(!urlCode);
+  // Which room and role the code joins, asked once per code (a wrong code costs a guess, as a wrong join does).
+  const [target, setTarget] = useState<PeekResult | null>(null);
+  const [targetError, setTargetError] = useState<string | null>(null);
+  const peeked = useRef<string | null>(null);
+
+  const lookUp = async (raw: string) => {
+    const c = raw.trim();
+    if (!c || c === peeked.current) return;
+    peeked.current = c;
+    setTarget(null);
+    setTargetError(null);
+    try {
+      const t = await peek(c);
+      if (peeked.current === c) setTarget(t);
+    } catch (err) {
+      if (peeked.current !== c) return;
+      // Not reached (or an old server without peek): say nothing and let Join try; only a real answer about the code is shown.
+      if (err instanceof ApiError && (err.status === 401 || err.status === 404 || err.status === 429)) {
+        setTargetError(err.message);
+        if (err.status !== 429) setEditCode(true);
+      }
+      // Not a verdict on the code (unreachable, busy, rate-limited): leaving the field again asks again.
+      if (!(err instanceof ApiError && (err.status === 401 || err.status === 404))) peeked.current = null;
+    }
+  };
+  useEffect(() => { if (urlCode) void lookUp(urlCode); }, [urlCode]);
 
   const submit = async (e?: Event) => {
     e?.preventDefault();
@@ -54,10 +80,25 @@ export function Join({ code: urlCode, notice, onJoined }: { code: string | null;
           <label>
             Join code
             <input data-testid="join-code" value={code} autoComplete="off" autoCapitalize="characters" spellcheck={false}
-              onInput={(e) => setCode((e.target as HTMLInputElement).value)} />
+              onInput={(e) => {
+                const v = (e.target as HTMLInputElement).value;
+                setCode(v);
+                if (v.trim() !== peeked.current) { peeked.current = null; setTarget(null); setTargetError(null); }
+              }}
+              onBlur={(e) => void lookUp((e.target as HTMLInputElement).value)} />
           </label>
         ) : (
           <p class="code-line">Code <b data-testid="join-code-shown">{code}</b> <button type="button" class="link" onClick={() => setEditCode(true)}>change</button></p>
+        )}
+        {target && (
+          <p class="notice" data-testid="join-target">
+            Joining <b>{target.room.name}</b> as <b>{ROLE_WORDS[target.role] ?? target.role}</b>
+          </p>
+        )}
+        {targetError && !error && (
+          <div class="error" role="alert" data-testid="join-target-error">
+            <p>{targetError}</p>
+          </div>
         )}
         <label>
           Your name
