@@ -233,7 +233,11 @@ std::string header_of(const Song& s, std::string_view key, std::optional<double>
 
 std::string one_line(std::string_view s) {
   std::string out;
-  for (char c : s) out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n' || c == '\r' || c == '\t') out += ' ';
+    else if (u >= 0x20 && u != 0x7F) out += c;  // other control characters are not text
+  }
   return std::string(trim(out));
 }
 
@@ -246,6 +250,7 @@ Song finish(const Draft& d, const std::string& base, std::vector<Warning>& warni
   if (cp_length(s.title) > 120) {
     warnings.push_back({d.line, "the title is longer than 120 characters: shortened"});
     s.title = cp_prefix(s.title, 120);
+    if (!core::has_visible_text(s.title)) s.title = "Untitled";
   }
   s.artist = one_line(d.artist);
   if (!core::has_visible_text(s.artist)) s.artist.clear();

@@ -302,3 +302,13 @@ TEST(ImportChordPro, TheSongKeyIsTheFirstKeyNotAModulation) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r.songs[0].key, "G");
 }
+
+// Found by fuzz_import_song: a first line of 120 control characters before the words shortened to
+// an invisible title. Control characters are not text; the title is the words.
+TEST(ImportBadInput, ControlCharactersAreNotPartOfATitle) {
+  std::string file(120, '\x15');
+  file += "Way Maker\nKey: E\n\n[Verse 1]\nE        B\nWay maker\n";
+  Result r = import_file("song.txt", file);
+  ASSERT_TRUE(r.ok()) << r.error.value_or("");
+  EXPECT_EQ(r.songs.at(0).title, "Way Maker");
+}
