@@ -9,7 +9,7 @@ export type Pitch = 'C' | 'Bb' | 'Eb' | 'F';
 /**
  * What a slot reads: the song's chords moved to the play key (setlist item key, else song key),
  * then written for `pitch`, then shown as shapes `capo` semitones lower, then moved by `transpose`.
- * `capo` and `pitch` are absent from older servers (read them as 0 and "C").
+ * `capo` and `pitch` read as 0 and "C" where a slot leaves them out.
  */
 export type Slot = {
   id: string; name: string; instrument: string | null; group: string | null;
@@ -28,10 +28,10 @@ export type TempoCore = {
   count_in_bars: number; anchor: Anchor | null; rev: number;
 };
 export type Tempo = TempoCore & { prev?: TempoCore | null };
-/** `to`: the participants the server resolved the target to (docs/voice.md); absent from older servers. */
-export type PttState = { participant: string; talking: boolean; target: string | null; to?: string[] };
+/** `to`: the participants the server resolved the target to (docs/voice.md). */
+export type PttState = { participant: string; talking: boolean; target: string | null; to: string[] };
 /** `song_count_in`: count-in bars played before bar 1 of the next song when the click runs (0..4). */
-export type RoomSettings = { self_claim?: boolean; talk_all?: Role[]; song_count_in?: number };
+export type RoomSettings = CommandMap['room.settings'];
 export type RoomInfo = { id: string; name: string; settings?: RoomSettings };
 /** One peer connection as seen from the reporting end (metrics.report `links`). */
 export type LinkReport = {
@@ -46,8 +46,8 @@ export type Snapshot = {
   seq: number; room: RoomInfo; participants: Participant[]; slots: Slot[]; songs: Song[];
   setlists: Setlist[]; active_setlist: string | null; song_current: SongCurrent | null;
   tempo: Tempo | null; ptt: PttState[];
-  /** The current cues (absent from older servers). */
-  cues?: Cue[];
+  /** The current cue per group (group null = everyone). */
+  cues: Cue[];
 };
 
 /** Data of each event type; a key missing here that the schema lists is a compile error. */
