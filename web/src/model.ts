@@ -51,7 +51,7 @@ export type Snapshot = {
 };
 
 /** Data of each event type; a key missing here that the schema lists is a compile error. */
-interface BaseEventDataMap {
+export interface EventDataMap {
   hello: { protocol: number; server_time: number; participant: Participant | string; room: RoomInfo; resumed: boolean };
   snapshot: Snapshot;
   'time.pong': { t0: number; t1: number; t2: number };
@@ -82,14 +82,10 @@ interface BaseEventDataMap {
     participant: string; rtt_ms?: number; jitter_ms?: number; loss?: number; clock_uncertainty_ms?: number;
     clock_offset_ms?: number; links?: LinkReport[];
   };
-}
-/** Events that arrive with the voice protocol; typed as soon as the schema lists them. */
-interface VoiceEventDataMap {
   'room.settings': { settings: RoomSettings };
   /** To MD consoles only: the room's join codes after a rotation (on request or on schedule). */
   'room.codes': { codes: Record<string, string>; reason: 'requested' | 'expired' };
 }
-export type EventDataMap = BaseEventDataMap & Pick<VoiceEventDataMap, Extract<keyof VoiceEventDataMap, EventType>>;
 // Compile-time check that EventDataMap covers exactly the schema's events.
 type _Missing = Exclude<EventType, keyof EventDataMap>;
 type _Extra = Exclude<keyof EventDataMap, EventType>;
@@ -97,7 +93,7 @@ const _eventsCovered: [_Missing, _Extra] extends [never, never] ? true : never =
 void _eventsCovered;
 
 export type ServerEvent = { [K in EventType]: { type: K; seq?: number; ts?: number; data: EventDataMap[K] } }[EventType];
-/** Events the schema does not list yet (e.g. a relayed metrics.report); kept loosely typed. */
+/** An event type this build does not know (the reducer leaves the state alone). */
 export type UnknownEvent = { type: string; seq?: number; ts?: number; data: Record<string, unknown> };
 export type Ack = { type: 'ack'; re: string; seq?: number };
 export type ErrorFrame = { type: 'error'; re: string | null; code: string; message: string };

@@ -101,7 +101,7 @@ describe('room state reducer', () => {
   });
 
   it('applies room.settings (who may talk to everyone) and keeps the rest of the settings', () => {
-    const s = reduce(start, { type: 'room.settings', seq: 11, data: { settings: { talk_all: ['musician'] } } } as never, 1);
+    const s = reduce(start, { type: 'room.settings', seq: 11, data: { settings: { talk_all: ['musician'] } } }, 1);
     expect(s.room?.settings).toEqual({ self_claim: false, talk_all: ['musician'] });
   });
 

@@ -1,6 +1,6 @@
 // Room state reducer: snapshot + events → the state every screen draws from. Pure functions.
 import type {
-  Participant, Slot, Song, Setlist, SongCurrent, Tempo, PttState, RoomInfo, RoomSettings, ServerEvent, UnknownEvent, LinkReport, Cue,
+  Participant, Slot, Song, Setlist, SongCurrent, Tempo, PttState, RoomInfo, ServerEvent, UnknownEvent, LinkReport, Cue,
 } from './model';
 import { EVENT_DURABLE, type EventType } from './protocol.gen';
 
@@ -171,23 +171,19 @@ function applyEvent(state: RoomState, ev: ServerEvent, now: number): RoomState {
         lastSeen: { ...state.lastSeen, [ev.data.participant]: now },
       };
     }
-    default: {
-      const loose = ev as unknown as UnknownEvent;
-      if (loose.type === 'room.settings' && loose.data?.settings && typeof loose.data.settings === 'object') {
-        const settings = loose.data.settings as RoomSettings;
-        return state.room ? { ...state, room: { ...state.room, settings: { ...state.room.settings, ...settings } } } : state;
-      }
-      // Forward compatible: a relayed metrics.report {participant, rtt_ms, …} feeds the health table.
-      if (loose.type === 'metrics.report' && typeof loose.data?.participant === 'string') {
-        const id = loose.data.participant as string;
-        return {
-          ...state,
-          metrics: { ...state.metrics, [id]: { ...(loose.data as object), at: now } },
-          lastSeen: { ...state.lastSeen, [id]: now },
-        };
-      }
-      return state;
+    case 'room.settings':
+      return state.room ? { ...state, room: { ...state.room, settings: { ...state.room.settings, ...ev.data.settings } } } : state;
+    case 'metrics.report': {
+      // A relayed report {participant, rtt_ms, links, …} feeds the health tables.
+      const id = ev.data.participant;
+      return {
+        ...state,
+        metrics: { ...state.metrics, [id]: { ...ev.data, at: now } },
+        lastSeen: { ...state.lastSeen, [id]: now },
+      };
     }
+    default:
+      return state;
   }
 }
 
