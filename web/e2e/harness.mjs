@@ -1,10 +1,19 @@
-// What every e2e script does the same way: check that the server binary, Chromium and the web
-// build are there, create rooms, serve the web build from a real downbeatd on a free loopback
-// port, read the end of its log, and read or wait for the text of a [data-testid] element.
+// What every e2e script does the same way: where the server binary, Chromium and the web build
+// are, a check that they are there, creating rooms, serving the web build from a real downbeatd
+// on a free loopback port, the end of its log, and the text of a [data-testid] element.
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, openSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Fail, check, waitFor } from '../../tests/integration/lib/wait.mjs';
+
+export const webDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const repo = resolve(webDir, '..');
+/** The server under test: the script's first argument, else this checkout's build. */
+export const serverBin = resolve(process.argv[2] ?? join(repo, 'build/bin/downbeatd'));
+export const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+/** Screenshots: docs/screenshots with UPDATE_SCREENSHOTS=1, else e2e/out. */
+export const shotsDir = process.env.UPDATE_SCREENSHOTS ? join(repo, 'docs/screenshots') : join(webDir, 'e2e/out');
 
 /** Stops at once, saying what to do, when something the run needs is missing. */
 export function checkSetup({ serverBin, chromiumPath, webRoot }) {

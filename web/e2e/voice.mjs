@@ -12,16 +12,10 @@
 import { chromium } from 'playwright-core';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { Fail, check, sleep, waitFor as waitUntil } from '../../tests/integration/lib/wait.mjs';
-import { checkSetup, createRoom, serve, serverLogTail, text, expectText } from './harness.mjs';
+import { webDir, serverBin, chromiumPath, checkSetup, createRoom, serve, serverLogTail, text, expectText } from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const webDir = resolve(here, '..');
-const repo = resolve(webDir, '..');
-const serverBin = resolve(process.argv[2] ?? join(repo, 'build/bin/downbeatd'));
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const webRoot = resolve(process.env.E2E_WEB_ROOT ?? join(webDir, 'dist'));
 
 const waitFor = (fn, what, timeout = T, every = 100) => waitUntil(fn, what, timeout, every);
