@@ -3,25 +3,19 @@
 //   node e2e/charts.mjs [path/to/downbeatd]
 // The MD sets a setlist key (D) other than the song's (C) and moves to the bridge; a piano page,
 // a capo-2 guitar page and an alto-sax (E♭) page each show the bridge highlighted in their chords;
-// cues stay pinned (and survive a reload on a server that keeps them); the stage display shows
+// cues stay pinned (and survive a reload); the stage display shows
 // the current and next song; the tech view shows link health. Every screen is checked at phone
 // (390 × 844), tablet (768 × 1024, both ways) and TV (1920 × 1080) sizes: no character without an
 // installed font, nothing under the sticky header, no sideways scrolling.
 // Env: CHROMIUM (default /usr/bin/chromium), UPDATE_SCREENSHOTS=1 (write docs/screenshots/), E2E_KEEP=1.
 import { chromium } from 'playwright-core';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, mkdirSync, rmSync, openSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Fail, check, sleep, waitFor as waitUntil } from '../../tests/integration/lib/wait.mjs';
+import { webDir, serverBin, chromiumPath, shotsDir, checkSetup, createRoom, serve, serverLogTail, text, expectText } from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const webDir = resolve(here, '..');
-const repo = resolve(webDir, '..');
-const serverBin = resolve(process.argv[2] ?? join(repo, 'build/bin/downbeatd'));
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const shotsDir = process.env.UPDATE_SCREENSHOTS ? join(repo, 'docs/screenshots') : join(webDir, 'e2e/out');
 
 const T = 10_000;
 const waitFor = (fn, what, timeout = T) => waitUntil(fn, what, timeout);
@@ -33,14 +27,12 @@ const SIZES = {
 };
 let failures = 0;
 let passed = 0;
-let skipped = 0;
 let server = null;
 const browsers = [];
 const dataDir = mkdtempSync(join(tmpdir(), 'downbeat-e2e-charts-'));
 const pageErrors = [];
 
 function log(msg) { process.stdout.write(msg + '\n'); }
-function skip(name, why) { skipped++; log(`skip ${name}: skipped: ${why}`); }
 
 async function step(name, fn) {
   const t0 = Date.now();
@@ -55,37 +47,17 @@ async function step(name, fn) {
   }
 }
 
-async function text(page, testid) {
-  const el = page.locator(`[data-testid="${testid}"]`).first();
-  return (await el.count()) ? (await el.innerText()).trim() : null;
-}
-
-async function expectText(page, testid, expected, who, timeout = T) {
-  await waitFor(async () => {
-    const t = await text(page, testid);
-    return typeof expected === 'string' ? t === expected : expected.test(t ?? '');
-  }, `${who}: [${testid}] to show ${expected}`, timeout)
-    .catch(async (e) => { throw new Fail(`${e.message}; it shows ${JSON.stringify(await text(page, testid))}`); });
+function onServerExit(code, sig) {
+  if (server) log(`downbeatd exited (code ${code}, signal ${sig})`);
+  server = null;
 }
 
 async function startServer() {
-  check(existsSync(serverBin), `server binary not found at ${serverBin}: build it first (make build)`);
-  check(existsSync(chromiumPath), `Chromium not found at ${chromiumPath}: install Debian's chromium (make deps) or set CHROMIUM`);
-  check(existsSync(join(webDir, 'dist/index.html')), 'web/dist/index.html missing: run `npm run build` in web/');
-  const out = execFileSync(serverBin, ['room', 'create', 'Sunday Band', '--data-dir', dataDir, '--json'], { encoding: 'utf8' });
-  const created = JSON.parse(out.trim().split('\n').filter((l) => l.trim().startsWith('{')).pop());
-  check(created?.codes?.md && created?.codes?.musician && created?.codes?.viewer && created?.codes?.tech, `room create printed no codes: ${out}`);
-  const readyFile = join(dataDir, 'ready.json');
-  const logFd = openSync(join(dataDir, 'server.log'), 'w');
-  server = spawn(serverBin, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--tls', 'off',
-    '--ready-file', readyFile, '--web-root', join(webDir, 'dist')], { stdio: ['ignore', logFd, logFd] });
-  server.on('exit', (code, sig) => { if (server) log(`downbeatd exited (code ${code}, signal ${sig})`); server = null; });
-  const ready = await waitFor(() => existsSync(readyFile) && JSON.parse(readFileSync(readyFile, 'utf8')), 'the server ready file', 20_000);
-  return { url: ready.url ?? `http://127.0.0.1:${ready.port}`, codes: created.codes };
-}
-
-function serverLogTail() {
-  try { return readFileSync(join(dataDir, 'server.log'), 'utf8').split('\n').slice(-40).join('\n'); } catch { return '(no server log)'; }
+  checkSetup({ serverBin, chromiumPath, webRoot: join(webDir, 'dist') });
+  const { codes } = createRoom(serverBin, dataDir, 'Sunday Band');
+  const { proc, url } = await serve({ serverBin, dataDir, webRoot: join(webDir, 'dist'), onExit: onServerExit });
+  server = proc;
+  return { url, codes };
 }
 
 async function launch(extra = []) {
@@ -248,7 +220,6 @@ async function main() {
   const stage = await newPage(browser, 'stage (TV)', 'tv', false);
   const tech = await newPage(browser, 'tech (tablet)', 'tablet-landscape', true);
   const musicians = [piano, guitar, sax];
-  let caps = { slotPitch: false, durableCues: false, songTempo: false };
   let setlistId = null;
   let songId = null;
 
@@ -269,17 +240,10 @@ async function main() {
     const second = songs.find((s) => s.title === 'Morning Song').id;
     await mustSend(md, 'setlist.update', { title: 'Sunday', items: [{ song: songId, key: 'D', notes: 'Soft start, build into the bridge' }, { song: second, notes: 'Straight in, no intro' }] });
     setlistId = await waitFor(() => hook(md, () => window.__downbeat.state().setlists[0]?.id), 'the setlist');
-    // Slots with the instrument's pitch and a capo (new protocol); an older server only knows transpose.
-    const guitarSlot = await send(md, 'slot.create', { name: 'Guitar', instrument: 'guitar', group: 'band', capo: 2 });
-    caps.slotPitch = !guitarSlot?.error;
-    if (caps.slotPitch) {
-      await mustSend(md, 'slot.create', { name: 'Keys', instrument: 'piano', group: 'band', pitch: 'C' });
-      await mustSend(md, 'slot.create', { name: 'Alto sax', instrument: 'alto sax', group: 'band', pitch: 'Eb' });
-    } else {
-      await mustSend(md, 'slot.create', { name: 'Guitar', instrument: 'guitar', group: 'band', transpose: -2 });
-      await mustSend(md, 'slot.create', { name: 'Keys', instrument: 'piano', group: 'band' });
-      await mustSend(md, 'slot.create', { name: 'Alto sax', instrument: 'alto sax', group: 'band', transpose: -3 });
-    }
+    // Slots with the instrument's pitch and a capo.
+    await mustSend(md, 'slot.create', { name: 'Guitar', instrument: 'guitar', group: 'band', capo: 2 });
+    await mustSend(md, 'slot.create', { name: 'Keys', instrument: 'piano', group: 'band', pitch: 'C' });
+    await mustSend(md, 'slot.create', { name: 'Alto sax', instrument: 'alto sax', group: 'band', pitch: 'Eb' });
     const slots = await waitFor(async () => { const s = await hook(md, () => window.__downbeat.state().slots); return s.length === 3 && s; }, 'three slots');
     const id = (n) => slots.find((s) => s.name === n).id;
     await mustSend(md, 'slot.assign', { slot: id('Keys'), participant: piano.id });
@@ -302,15 +266,11 @@ async function main() {
     }
     await expectText(piano.page, 'song-key', 'D', 'piano page (setlist key D over song key C)');
     await expectText(piano.page, 'song-section', 'Bridge', 'piano page sticky bar');
-    // Capo 2 in D: the key is D, the shapes C (an older server's transpose −2 reads C outright).
-    await expectText(guitar.page, 'song-key', caps.slotPitch ? 'D' : 'C', 'guitar page');
+    // Capo 2 in D: the key is D, the shapes C.
+    await expectText(guitar.page, 'song-key', 'D', 'guitar page');
     await expectText(sax.page, 'song-key', 'B', 'sax page (E♭ alto in D concert reads B)');
-    if (caps.slotPitch) {
-      await expectText(guitar.page, 'key-how', /Capo 2 · shapes C/, 'guitar page key line');
-      await expectText(sax.page, 'key-how', /E♭ instrument.*concert D/, 'sax page key line');
-    } else {
-      skip('capo and E♭ labels on the key line', 'needs server slot capo/pitch (slot.create {capo, pitch}); chords were checked with transpose instead');
-    }
+    await expectText(guitar.page, 'key-how', /Capo 2 · shapes C/, 'guitar page key line');
+    await expectText(sax.page, 'key-how', /E♭ instrument.*concert D/, 'sax page key line');
     // Song, key, bar:beat and Talk stay in the sticky bar; the setlist shows each item's notes.
     for (const p of musicians) {
       const inBar = await hook(p, () => ['song-title', 'song-key', 'bar-beat', 'bar-talk'].filter((id) => {
@@ -355,7 +315,7 @@ async function main() {
 
   await step('a cue is pinned on top, large and coloured; a group cue reaches only its group; dismissing is remembered', async () => {
     const r = await mustSend(md, 'cue', { text: 'Big ending', color: 'red' });
-    caps.durableCues = r?.seq !== undefined;
+    check(r?.seq !== undefined, `the cue ack carries no seq (cues are durable): ${JSON.stringify(r)}`);
     for (const p of [...musicians, stage, tech]) await expectText(p.page, 'cue-text', 'Big ending', p.name);
     const pin = await hook(piano, () => {
       const c = document.querySelector('[data-testid="cue-banner"]');
@@ -367,11 +327,10 @@ async function main() {
     check(pin.inSticky && pin.top >= 0 && pin.top < 200, `the cue is not pinned on top when scrolled: ${JSON.stringify(pin)}`);
     check(pin.size >= 28, `the cue text is ${pin.size} px: not large`);
     check(/cue-red/.test(pin.cls), `the cue is not red: ${pin.cls}`);
-    await sleep(13_000); // longer than the old 12 s timeout: still there
+    await sleep(13_000); // a cue stays until it is replaced, cleared or dismissed
     check(await piano.page.locator('[data-testid="cue-banner"]').isVisible(), 'the cue went away by itself');
-    await send(md, 'cue', { text: 'Check mic 3', color: 'orange', group: 'tech' });
-    if (caps.durableCues) await expectText(tech.page, 'cue-banner', /Check mic 3/, 'tech page (group tech)');
-    else skip('a group cue reaches the tech view', 'needs server group cues to md/tech (this server sends them to slot members only)');
+    await mustSend(md, 'cue', { text: 'Check mic 3', color: 'orange', group: 'tech' });
+    await expectText(tech.page, 'cue-banner', /Check mic 3/, 'tech page (group tech)');
     await sleep(500);
     for (const p of musicians) {
       const shown = await p.page.locator('[data-testid="cue-text"]').allInnerTexts();
@@ -380,16 +339,12 @@ async function main() {
     await guitar.page.click('[data-testid="cue-dismiss"]');
     await waitFor(async () => (await guitar.page.locator('[data-testid="cue-banner"]').count()) === 0, 'the guitar page to drop the dismissed cue');
     check(await sax.page.locator('[data-testid="cue-banner"]').isVisible(), 'dismissing on one device removed the cue on another');
-    if (caps.durableCues) {
-      await piano.page.reload();
-      await expectText(piano.page, 'cue-text', 'Big ending', 'piano page after a reload (cue from the snapshot)');
-      await guitar.page.reload();
-      await expectText(guitar.page, 'conn-status', 'Live', 'guitar page after reload');
-      await sleep(1000);
-      check((await guitar.page.locator('[data-testid="cue-banner"]').count()) === 0, 'a dismissed cue came back after a reload');
-    } else {
-      skip('a reload keeps the current cue', 'needs server durable cues (cue ack with seq, snapshot cues)');
-    }
+    await piano.page.reload();
+    await expectText(piano.page, 'cue-text', 'Big ending', 'piano page after a reload (cue from the snapshot)');
+    await guitar.page.reload();
+    await expectText(guitar.page, 'conn-status', 'Live', 'guitar page after reload');
+    await sleep(1000);
+    check((await guitar.page.locator('[data-testid="cue-banner"]').count()) === 0, 'a dismissed cue came back after a reload');
   });
 
   await step('the tech view: link health for everyone, cues to the tech group only, no music controls', async () => {
@@ -400,14 +355,10 @@ async function main() {
     await tech.page.fill('[data-testid="tech-cue-text"]', 'Monitor 2 is back');
     await tech.page.click('[data-testid="tech-cue-send"]');
     const msg = await waitFor(() => text(tech.page, 'tech-cue-msg'), 'a reply to the tech cue');
-    if (/Sent/.test(msg)) {
-      await expectText(tech.page, 'cue-text', /Monitor 2 is back/, 'tech page');
-      await sleep(500);
-      for (const p of musicians) check(!(await p.page.locator('[data-testid="cue-text"]').allInnerTexts()).some((t) => /Monitor 2/.test(t)), `${p.name} shows a tech cue`);
-    } else {
-      check(/Cue not sent: .+/.test(msg), `the refused tech cue says nothing useful: ${msg}`);
-      skip('tech sends a cue to the tech group', `needs server tech cues (this server said: ${msg})`);
-    }
+    check(/Sent/.test(msg), `the tech cue was not sent: ${msg}`);
+    await expectText(tech.page, 'cue-text', /Monitor 2 is back/, 'tech page');
+    await sleep(500);
+    for (const p of musicians) check(!(await p.page.locator('[data-testid="cue-text"]').allInnerTexts()).some((t) => /Monitor 2/.test(t)), `${p.name} shows a tech cue`);
   });
 
   await step('the stage display: current and next song, a clock, nothing to claim, no errors, only the audio control', async () => {
@@ -433,16 +384,11 @@ async function main() {
     await mustSend(md, 'song.current', { setlist: setlistId, index: 1 });
     await expectText(stage.page, 'stage-song', 'Morning Song', 'stage display');
     await expectText(stage.page, 'stage-next', 'End of the set', 'stage display on the last song');
-    const tempo = await waitFor(async () => { const t = await hook(piano, () => window.__downbeat.state().tempo); return t; }, 'a tempo');
-    await sleep(600);
-    caps.songTempo = (await hook(piano, () => window.__downbeat.state().tempo?.bpm)) === 96;
-    if (caps.songTempo) {
-      await expectText(piano.page, 'bar-beat', /^(1|2):\d$/, 'piano sticky bar at the top of song 2', 4000);
-      const meter = await hook(piano, () => window.__downbeat.state().tempo?.meter);
-      check(meter?.beats === 3, `song 2 is in 3/4 but the click runs ${JSON.stringify(meter)}`);
-    } else {
-      skip('bar 1 and the song tempo on a song change', `needs server song.current loading the song tempo (bpm stays ${tempo?.bpm})`);
-    }
+    // The server loads the song's tempo (96 bpm, 3/4) with the song change and starts at bar 1.
+    await waitFor(async () => (await hook(piano, () => window.__downbeat.state().tempo?.bpm)) === 96, 'the click to take song 2\'s 96 bpm');
+    await expectText(piano.page, 'bar-beat', /^(1|2):\d$/, 'piano sticky bar at the top of song 2', 4000);
+    const meter = await hook(piano, () => window.__downbeat.state().tempo?.meter);
+    check(meter?.beats === 3, `song 2 is in 3/4 but the click runs ${JSON.stringify(meter)}`);
   });
 
   await step('the click stays armed across a reload', async () => {
@@ -557,7 +503,7 @@ try {
 } catch (e) {
   exitCode = 1;
   if (!(e instanceof Fail) && failures === 0) { failures++; log(`FAIL setup: ${e?.stack ?? e}`); }
-  log('--- last lines of the server log ---\n' + serverLogTail());
+  log('--- last lines of the server log ---\n' + serverLogTail(dataDir));
   if (pageErrors.length) log('--- page errors ---\n' + pageErrors.join('\n'));
 } finally {
   for (const b of browsers) await b.close().catch(() => {});
@@ -565,5 +511,5 @@ try {
   if (process.env.E2E_KEEP !== '1' && exitCode === 0) rmSync(dataDir, { recursive: true, force: true });
   else log(`# data dir kept: ${dataDir}`);
 }
-log(`${passed} passed, ${failures} failed, ${skipped} skipped`);
+log(`${passed} passed, ${failures} failed`);
 process.exit(exitCode);

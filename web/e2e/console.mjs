@@ -6,23 +6,17 @@
 // Env: CHROMIUM (default /usr/bin/chromium), E2E_HEADFUL=1, E2E_KEEP=1, UPDATE_SCREENSHOTS=1
 // (write the README screenshots into docs/screenshots; otherwise into web/e2e/out).
 import { chromium } from 'playwright-core';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, mkdirSync, rmSync, openSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Fail, check, sleep, waitFor as waitUntil } from '../../tests/integration/lib/wait.mjs';
+import { webDir, serverBin, chromiumPath, shotsDir, checkSetup, createRoom, serve, serverLogTail } from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const webDir = resolve(here, '..');
-const repo = resolve(webDir, '..');
-const serverBin = resolve(process.argv[2] ?? join(repo, 'build/bin/downbeatd'));
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const shotsDir = process.env.UPDATE_SCREENSHOTS ? join(repo, 'docs/screenshots') : join(webDir, 'e2e/out');
 
 const T = 10_000;
 const waitFor = (fn, what, timeout = T) => waitUntil(fn, what, timeout);
-let failures = 0, passed = 0, skipped = 0;
+let failures = 0, passed = 0;
 let server = null;
 let browser = null;
 const dataDir = mkdtempSync(join(tmpdir(), 'downbeat-e2e-console-'));
@@ -32,8 +26,7 @@ const log = (msg) => process.stdout.write(msg + '\n');
 async function step(name, fn) {
   const t0 = Date.now();
   try {
-    const r = await fn();
-    if (typeof r === 'string' && r.startsWith('skipped')) { skipped++; log(`skip ${name}: ${r}`); return; }
+    await fn();
     passed++;
     log(`ok   ${name} (${Date.now() - t0} ms)`);
   } catch (e) {
@@ -42,24 +35,17 @@ async function step(name, fn) {
   }
 }
 
-async function startServer() {
-  check(existsSync(serverBin), `server binary not found at ${serverBin}: build it first (make build)`);
-  check(existsSync(chromiumPath), `Chromium not found at ${chromiumPath}: install Debian's chromium (make deps) or set CHROMIUM`);
-  check(existsSync(join(webDir, 'dist/index.html')), 'web/dist/index.html missing: run `npm run build` in web/');
-  const out = execFileSync(serverBin, ['room', 'create', 'Console E2E', '--data-dir', dataDir, '--json'], { encoding: 'utf8' });
-  const created = JSON.parse(out.trim().split('\n').filter((l) => l.trim().startsWith('{')).pop());
-  check(created?.codes?.md && created?.codes?.musician && created?.room, `room create printed no room/codes: ${out}`);
-  const readyFile = join(dataDir, 'ready.json');
-  const logFd = openSync(join(dataDir, 'server.log'), 'w');
-  server = spawn(serverBin, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--tls', 'off',
-    '--ready-file', readyFile, '--web-root', join(webDir, 'dist')], { stdio: ['ignore', logFd, logFd] });
-  server.on('exit', (code, sig) => { if (server) log(`downbeatd exited (code ${code}, signal ${sig})`); server = null; });
-  const ready = await waitFor(() => existsSync(readyFile) && JSON.parse(readFileSync(readyFile, 'utf8')), 'the server ready file', 20_000);
-  return { url: ready.url ?? `http://127.0.0.1:${ready.port}`, codes: created.codes, room: created.room };
+function onServerExit(code, sig) {
+  if (server) log(`downbeatd exited (code ${code}, signal ${sig})`);
+  server = null;
 }
 
-function serverLogTail() {
-  try { return readFileSync(join(dataDir, 'server.log'), 'utf8').split('\n').slice(-30).join('\n'); } catch { return '(no server log)'; }
+async function startServer() {
+  checkSetup({ serverBin, chromiumPath, webRoot: join(webDir, 'dist') });
+  const { codes, room } = createRoom(serverBin, dataDir, 'Console E2E');
+  const { proc, url } = await serve({ serverBin, dataDir, webRoot: join(webDir, 'dist'), onExit: onServerExit });
+  server = proc;
+  return { url, codes, room };
 }
 
 async function newPage(name, viewport, touch) {
@@ -182,7 +168,7 @@ async function main() {
     await pressKey(md, 'ArrowUp');
     await waitFor(async () => (await state(ben)).songCurrent?.section === 'Verse 1', '↑ ↑ back to Verse 1');
     await pressKey(md, '2');
-    await waitFor(async () => { const s = await state(ben); return (s.cues?.[0] ?? s.cue)?.text === 'Chorus'; }, 'key 2 to cue Chorus on Ben');
+    await waitFor(async () => (await state(ben)).cues.some((c) => c.text === 'Chorus'), 'key 2 to cue Chorus on Ben');
     await pressKey(md, 's');
     await waitFor(async () => (await state(ben)).tempo?.running === true, 'S to start the click');
     // Typing in a field is not a shortcut.
@@ -204,17 +190,15 @@ async function main() {
   await step('cues: a group cue, the "Next song" cue, the current cue shown and cleared', async () => {
     await md.page.click(tid('cue-to-band'));
     await md.page.click(tid('cue-btn-Build'));
-    await waitFor(async () => { const s = await state(ben); const c = s.cues?.find((x) => x.group === 'band') ?? s.cue; return c?.text === 'Build' && c.group === 'band'; }, 'Ben to get the band cue Build');
+    await waitFor(async () => { const c = (await state(ben)).cues.find((x) => x.group === 'band'); return c?.text === 'Build'; }, 'Ben to get the band cue Build');
     await md.page.click(tid('cue-to-all'));
     check(/Next song: Bravo/.test(await md.page.innerText(tid('cue-next-song'))), 'the next-song cue does not name Bravo');
     await md.page.click(tid('cue-next-song'));
-    await waitFor(async () => { const s = await state(ben); return (s.cues?.[0] ?? s.cue)?.text?.startsWith('Next song: Bravo'); }, 'Ben to get "Next song: Bravo"');
+    await waitFor(async () => (await state(ben)).cues.some((c) => c.group === null && c.text.startsWith('Next song: Bravo')), 'Ben to get "Next song: Bravo"');
     await waitFor(async () => /Next song: Bravo/.test(await md.page.innerText(tid('cue-now'))), 'the console to show the current cue');
-    const cuesKnown = Array.isArray((await state(md)).cues);
     await md.page.click(tid('cue-clear'));
     await waitFor(async () => (await md.page.locator(tid('cue-current')).count()) === 0, 'the cue to be cleared on the console');
-    if (cuesKnown) await waitFor(async () => ((await state(ben)).cues ?? []).length === 0, 'Ben\'s cues to be cleared');
-    else return 'skipped (partly): cue.clear on the band needs a server with durable cues; the console cleared its own view';
+    await waitFor(async () => (await state(ben)).cues.length === 0, 'Ben\'s cues to be cleared');
   });
 
   await step('drag and drop reorders the setlist; a second client gets the new order; the live song follows', async () => {
@@ -299,11 +283,7 @@ async function main() {
     await md.page.selectOption(tid('slot-edit-capo'), '2');
     await md.page.selectOption(tid('slot-edit-pitch'), 'Bb');
     await md.page.click(tid('slot-edit-save'));
-    await waitFor(async () => (await md.page.locator(tid('slot-editor')).count()) === 0 || /older than the console/.test(await toastText(md)), 'the slot editor to close or say why not');
-    if (/older than the console/.test(await toastText(md))) {
-      check((await md.page.locator(tid('slot-editor')).count()) === 1, 'the editor closed although the server refused');
-      return 'skipped: needs a server with slot.update (the console sent it and showed the refusal)';
-    }
+    await waitFor(async () => (await md.page.locator(tid('slot-editor')).count()) === 0, 'the slot editor to close');
     await waitFor(async () => { const s = (await state(ben)).slots.find((x) => x.id === slots.Keys); return s?.name === 'Keys 1' && s.capo === 2 && s.pitch === 'Bb'; }, 'Ben to see Keys 1, capo 2, B♭');
     check(/B♭ instrument · capo 2/.test(await md.page.innerText(`${tid('slot-row')}[data-slot="Keys 1"] ${tid('slot-reads')}`)), 'the slot table does not say "B♭ instrument · capo 2"');
   });
@@ -327,7 +307,6 @@ async function main() {
     const pdf = await md.page.innerText(`${tid('import-result')}[data-file="scan.pdf"]`);
     check(/not a song file/.test(pdf), `the PDF result reads "${pdf}"`);
     const cho = await md.page.innerText(`${tid('import-result')}[data-file="delta.cho"]`);
-    if (/cannot import files yet/.test(cho)) return 'skipped (partly): needs a server with POST /api/room/songs/import; each file got its own message';
     check(/Delta/.test(cho), `delta.cho: "${cho}"`);
     await waitFor(async () => (await state(ben)).songs.some((s) => s.title === 'Delta'), 'Ben to get the imported song Delta');
   });
@@ -337,11 +316,7 @@ async function main() {
       md.page.waitForEvent('download', { timeout: 5000 }).catch(() => null),
       md.page.click(tid('setlist-export')),
     ]);
-    if (!dl) {
-      await waitFor(async () => /Export failed/.test(await toastText(md)), 'a download or a message saying why not');
-      check(/cannot export setlists yet/.test(await toastText(md)), `export message: ${await toastText(md)}`);
-      return 'skipped: needs a server with GET /api/room/setlists/<id>/export.chordpro (the console said so)';
-    }
+    check(dl, `no download; the console said: ${await toastText(md)}`);
     check(/\.(chordpro|cho)$/.test(dl.suggestedFilename()), `download name ${dl.suggestedFilename()}`);
     const text = readFileSync(await dl.path(), 'utf8');
     check(/\{title: ?Alpha\}/.test(text) && /\{title: ?Bravo\}/.test(text) && /\{title: ?Charlie\}/.test(text), `the bundle lacks a song: ${text.slice(0, 300)}`);
@@ -401,12 +376,12 @@ try {
   exitCode = 1;
   log(`FAIL setup: ${e?.stack ?? e}`);
 } finally {
-  if (exitCode) log('--- last lines of the server log ---\n' + serverLogTail());
+  if (exitCode) log('--- last lines of the server log ---\n' + serverLogTail(dataDir));
   await browser?.close().catch(() => {});
   if (server) { const s = server; server = null; s.kill('SIGTERM'); }
   if (process.env.E2E_KEEP !== '1' && exitCode === 0) rmSync(dataDir, { recursive: true, force: true });
   else log(`# data dir kept: ${dataDir}`);
 }
-log(`# console e2e: ${passed} passed, ${failures} failed, ${skipped} skipped`);
+log(`# console e2e: ${passed} passed, ${failures} failed`);
 log(`${passed} passed, ${failures} failed`);
 process.exit(exitCode);

@@ -3,20 +3,13 @@
 //   node e2e/run.mjs [path/to/downbeatd]
 // Env: CHROMIUM (default /usr/bin/chromium), E2E_HEADFUL=1, E2E_KEEP=1 (keep the data dir).
 import { chromium } from 'playwright-core';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, mkdirSync, rmSync, openSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Fail, check, sleep, waitFor as waitUntil } from '../../tests/integration/lib/wait.mjs';
+import { webDir, serverBin, chromiumPath, shotsDir, checkSetup, createRoom, serve, serverLogTail, text, expectText } from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const webDir = resolve(here, '..');
-const repo = resolve(webDir, '..');
-const serverBin = resolve(process.argv[2] ?? join(repo, 'build/bin/downbeatd'));
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 // The README's screenshots are refreshed on request only, so `make test` leaves the tree clean.
-const shotsDir = process.env.UPDATE_SCREENSHOTS ? join(repo, 'docs/screenshots') : join(webDir, 'e2e/out');
 
 const T = 10_000; // default wait for something a user would see
 const waitFor = (fn, what, timeout = T) => waitUntil(fn, what, timeout);
@@ -42,37 +35,17 @@ async function step(name, fn) {
 
 
 
-async function text(page, testid) {
-  const el = page.locator(`[data-testid="${testid}"]`).first();
-  return (await el.count()) ? (await el.innerText()).trim() : null;
-}
-
-async function expectText(page, testid, expected, who, timeout = T) {
-  await waitFor(async () => {
-    const t = await text(page, testid);
-    return typeof expected === 'string' ? t === expected : expected.test(t ?? '');
-  }, `${who}: [${testid}] to show ${expected} (it shows ${JSON.stringify(await text(page, testid))})`, timeout)
-    .catch(async (e) => { throw new Fail(`${e.message}; now shows ${JSON.stringify(await text(page, testid))}`); });
+function onServerExit(code, sig) {
+  if (server) log(`downbeatd exited (code ${code}, signal ${sig})`);
+  server = null;
 }
 
 async function startServer() {
-  check(existsSync(serverBin), `server binary not found at ${serverBin}: build it first (make build)`);
-  check(existsSync(chromiumPath), `Chromium not found at ${chromiumPath}: install Debian's chromium (make deps) or set CHROMIUM`);
-  check(existsSync(join(webDir, 'dist/index.html')), 'web/dist/index.html missing: run `npm run build` in web/');
-  const out = execFileSync(serverBin, ['room', 'create', 'E2E', '--data-dir', dataDir, '--json'], { encoding: 'utf8' });
-  const created = JSON.parse(out.trim().split('\n').filter((l) => l.trim().startsWith('{')).pop());
-  check(created?.codes?.md && created?.codes?.musician, `room create printed no codes: ${out}`);
-  const readyFile = join(dataDir, 'ready.json');
-  const logFd = openSync(join(dataDir, 'server.log'), 'w');
-  server = spawn(serverBin, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--tls', 'off',
-    '--ready-file', readyFile, '--web-root', join(webDir, 'dist')], { stdio: ['ignore', logFd, logFd] });
-  server.on('exit', (code, sig) => { if (server) log(`downbeatd exited (code ${code}, signal ${sig})`); server = null; });
-  const ready = await waitFor(() => existsSync(readyFile) && JSON.parse(readFileSync(readyFile, 'utf8')), 'the server ready file', 20_000);
-  return { url: ready.url ?? `http://127.0.0.1:${ready.port}`, codes: created.codes };
-}
-
-function serverLogTail() {
-  try { return readFileSync(join(dataDir, 'server.log'), 'utf8').split('\n').slice(-40).join('\n'); } catch { return '(no server log)'; }
+  checkSetup({ serverBin, chromiumPath, webRoot: join(webDir, 'dist') });
+  const { codes } = createRoom(serverBin, dataDir, 'E2E');
+  const { proc, url } = await serve({ serverBin, dataDir, webRoot: join(webDir, 'dist'), onExit: onServerExit });
+  server = proc;
+  return { url, codes };
 }
 
 async function newPage(name, viewport, mobile) {
@@ -366,7 +339,7 @@ try {
 } catch (e) {
   exitCode = 1;
   if (!(e instanceof Fail) && failures === 0) log(`FAIL setup: ${e?.stack ?? e}`);
-  log('--- last lines of the server log ---\n' + serverLogTail());
+  log('--- last lines of the server log ---\n' + serverLogTail(dataDir));
   if (pageErrors.length) log('--- page errors ---\n' + pageErrors.join('\n'));
 } finally {
   await browser?.close().catch(() => {});

@@ -10,18 +10,12 @@
 // by our own AnalyserNodes on the app's talk bus and per-talker nodes
 // (`__downbeat.voice.audioTap()`, docs/voice.md), never by the app's own state.
 import { chromium } from 'playwright-core';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync, rmSync, openSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { Fail, check, sleep, waitFor as waitUntil } from '../../tests/integration/lib/wait.mjs';
+import { webDir, serverBin, chromiumPath, checkSetup, createRoom, serve, serverLogTail, text, expectText } from './harness.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const webDir = resolve(here, '..');
-const repo = resolve(webDir, '..');
-const serverBin = resolve(process.argv[2] ?? join(repo, 'build/bin/downbeatd'));
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const webRoot = resolve(process.env.E2E_WEB_ROOT ?? join(webDir, 'dist'));
 
 const waitFor = (fn, what, timeout = T, every = 100) => waitUntil(fn, what, timeout, every);
@@ -95,30 +89,18 @@ function writeToneWav(path, freq, seconds = 2, rate = 48000, amp = 0.3) {
 
 // ---- server --------------------------------------------------------------------------------
 
-function createRoom(name) {
-  const out = execFileSync(serverBin, ['room', 'create', name, '--data-dir', dataDir, '--json'], { encoding: 'utf8' });
-  const created = JSON.parse(out.trim().split('\n').filter((l) => l.trim().startsWith('{')).pop());
-  check(created?.codes?.md && created?.codes?.musician && created?.codes?.viewer, `room create ${name} printed no codes: ${out}`);
-  return created.codes;
+function onServerExit(code, sig) {
+  if (server) log(`downbeatd exited (code ${code}, signal ${sig})`);
+  server = null;
 }
 
 async function startServer() {
-  check(existsSync(serverBin), `server binary not found at ${serverBin}: build it first (make build)`);
-  check(existsSync(chromiumPath), `Chromium not found at ${chromiumPath}: install Debian's chromium (make deps) or set CHROMIUM`);
-  check(existsSync(join(webRoot, 'index.html')), `${webRoot}/index.html missing: run \`npm run build\` in web/`);
-  const codes = createRoom('Voice E2E');
-  const otherCodes = createRoom('Other'); // a second room: signalling must never cross into it
-  const readyFile = join(dataDir, 'ready.json');
-  const logFd = openSync(join(dataDir, 'server.log'), 'w');
-  server = spawn(serverBin, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--tls', 'off',
-    '--ready-file', readyFile, '--web-root', webRoot], { stdio: ['ignore', logFd, logFd] });
-  server.on('exit', (code, sig) => { if (server) log(`downbeatd exited (code ${code}, signal ${sig})`); server = null; });
-  const ready = await waitFor(() => existsSync(readyFile) && JSON.parse(readFileSync(readyFile, 'utf8')), 'the server ready file', 20_000);
-  return { base: ready.url ?? `http://127.0.0.1:${ready.port}`, codes, otherCodes };
-}
-
-function serverLogTail() {
-  try { return readFileSync(join(dataDir, 'server.log'), 'utf8').split('\n').slice(-40).join('\n'); } catch { return '(no server log)'; }
+  checkSetup({ serverBin, chromiumPath, webRoot });
+  const { codes } = createRoom(serverBin, dataDir, 'Voice E2E');
+  const { codes: otherCodes } = createRoom(serverBin, dataDir, 'Other'); // a second room: signalling must never cross into it
+  const { proc, url } = await serve({ serverBin, dataDir, webRoot, onExit: onServerExit });
+  server = proc;
+  return { base: url, codes, otherCodes };
 }
 
 // ---- browsers and pages --------------------------------------------------------------------
@@ -171,19 +153,6 @@ async function newPage(browser, name, viewport) {
     ws.on('framesent', (f) => { const m = parse(f.payload); if (m) p.sent.push({ t: Date.now(), m }); });
   });
   return p;
-}
-
-async function text(page, testid) {
-  const el = page.locator(`[data-testid="${testid}"]`).first();
-  return (await el.count()) ? (await el.innerText()).trim() : null;
-}
-
-async function expectText(page, testid, expected, who, timeout = T) {
-  await waitFor(async () => {
-    const t = await text(page, testid);
-    return typeof expected === 'string' ? t === expected : expected.test(t ?? '');
-  }, `${who}: [${testid}] to show ${expected}`, timeout)
-    .catch(async (e) => { throw new Fail(`${e.message}; now shows ${JSON.stringify(await text(page, testid))}`); });
 }
 
 async function joinRoom(p, base, code, name) {
@@ -865,7 +834,7 @@ try {
 }
 if (failures || results.length === 0) {
   exitCode = 1;
-  log('--- last lines of the server log ---\n' + serverLogTail());
+  log('--- last lines of the server log ---\n' + serverLogTail(dataDir));
   if (pageErrors.length) log('--- page errors ---\n' + pageErrors.join('\n'));
 }
 clearTimeout(watchdog);

@@ -116,14 +116,15 @@ export async function rotateCodes(token: string, roles: string[] = ['md']): Prom
   return j.codes;
 }
 
-/** Join codes for the QR panel (MD only). Not in protocol v1 yet: null when the server lacks it. */
-export async function fetchCodes(token: string): Promise<Record<string, string> | null> {
+/** GET /api/room/codes: the room's join codes per role, for the QR panel (MD only). */
+export async function fetchCodes(token: string): Promise<Record<string, string>> {
+  let res: Response;
   try {
-    const res = await fetch('/api/room/codes', { headers: { authorization: `Bearer ${token}` }, cache: 'no-store' });
-    if (!res.ok) return null;
-    const j = await res.json();
-    return j && typeof j.codes === 'object' ? j.codes : null;
+    res = await fetch('/api/room/codes', { headers: { authorization: `Bearer ${token}` }, cache: 'no-store' });
   } catch {
-    return null;
+    throw new Error("can't reach the server: check the Wi-Fi; this panel tries again every 10 s");
   }
+  const j = await res.json().catch(() => null);
+  if (!res.ok || !j || typeof j.codes !== 'object') throw new Error(j?.error?.message ?? `the server refused (${res.status}): try again`);
+  return j.codes;
 }

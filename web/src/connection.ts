@@ -3,7 +3,7 @@
 import { ClockSync } from './clock';
 import { ApiError, jwtExpiry, refresh, type Session } from './api';
 import type { Ack, ErrorFrame, LinkReport, ServerEvent, Tempo, UnknownEvent } from './model';
-import { COMMAND_SCHEMAS, type CommandMap, type CommandType } from './protocol.gen';
+import type { CommandMap, CommandType } from './protocol.gen';
 import { barDurationUs } from './tempo';
 
 export type ConnStatus = 'connecting' | 'online' | 'reconnecting' | 'offline' | 'ended';
@@ -21,9 +21,6 @@ export type ConnectionHooks = {
   /** Voice link health for the report (docs/voice.md "Link health"). */
   links?(): LinkReport[];
 };
-
-// Sent only to a server whose schema lists `links` (an older one refuses unknown fields).
-const REPORTS_LINKS = 'links' in (COMMAND_SCHEMAS['metrics.report'].properties as Record<string, unknown>);
 
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 5000;
@@ -257,7 +254,7 @@ export class Connection {
       rtt_ms: ms(s.rttUs), jitter_ms: ms(s.jitterUs), clock_uncertainty_ms: ms(s.uncertaintyUs),
       clock_offset_ms: Math.round(s.offsetUs / 10) / 100,
     };
-    const links = REPORTS_LINKS ? this.hooks.links?.() ?? [] : [];
+    const links = this.hooks.links?.() ?? [];
     if (links.length) data.links = links;
     this.sendFrame('metrics.report', data).catch(() => { /* best effort */ });
   }

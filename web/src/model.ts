@@ -9,7 +9,7 @@ export type Pitch = 'C' | 'Bb' | 'Eb' | 'F';
 /**
  * What a slot reads: the song's chords moved to the play key (setlist item key, else song key),
  * then written for `pitch`, then shown as shapes `capo` semitones lower, then moved by `transpose`.
- * `capo` and `pitch` are absent from older servers (read them as 0 and "C").
+ * `capo` and `pitch` read as 0 and "C" where a slot leaves them out.
  */
 export type Slot = {
   id: string; name: string; instrument: string | null; group: string | null;
@@ -28,10 +28,10 @@ export type TempoCore = {
   count_in_bars: number; anchor: Anchor | null; rev: number;
 };
 export type Tempo = TempoCore & { prev?: TempoCore | null };
-/** `to`: the participants the server resolved the target to (docs/voice.md); absent from older servers. */
-export type PttState = { participant: string; talking: boolean; target: string | null; to?: string[] };
+/** `to`: the participants the server resolved the target to (docs/voice.md). */
+export type PttState = { participant: string; talking: boolean; target: string | null; to: string[] };
 /** `song_count_in`: count-in bars played before bar 1 of the next song when the click runs (0..4). */
-export type RoomSettings = { self_claim?: boolean; talk_all?: Role[]; song_count_in?: number };
+export type RoomSettings = CommandMap['room.settings'];
 export type RoomInfo = { id: string; name: string; settings?: RoomSettings };
 /** One peer connection as seen from the reporting end (metrics.report `links`). */
 export type LinkReport = {
@@ -46,12 +46,12 @@ export type Snapshot = {
   seq: number; room: RoomInfo; participants: Participant[]; slots: Slot[]; songs: Song[];
   setlists: Setlist[]; active_setlist: string | null; song_current: SongCurrent | null;
   tempo: Tempo | null; ptt: PttState[];
-  /** The current cues (absent from older servers). */
-  cues?: Cue[];
+  /** The current cue per group (group null = everyone). */
+  cues: Cue[];
 };
 
 /** Data of each event type; a key missing here that the schema lists is a compile error. */
-interface BaseEventDataMap {
+export interface EventDataMap {
   hello: { protocol: number; server_time: number; participant: Participant | string; room: RoomInfo; resumed: boolean };
   snapshot: Snapshot;
   'time.pong': { t0: number; t1: number; t2: number };
@@ -82,14 +82,10 @@ interface BaseEventDataMap {
     participant: string; rtt_ms?: number; jitter_ms?: number; loss?: number; clock_uncertainty_ms?: number;
     clock_offset_ms?: number; links?: LinkReport[];
   };
-}
-/** Events that arrive with the voice protocol; typed as soon as the schema lists them. */
-interface VoiceEventDataMap {
   'room.settings': { settings: RoomSettings };
   /** To MD consoles only: the room's join codes after a rotation (on request or on schedule). */
   'room.codes': { codes: Record<string, string>; reason: 'requested' | 'expired' };
 }
-export type EventDataMap = BaseEventDataMap & Pick<VoiceEventDataMap, Extract<keyof VoiceEventDataMap, EventType>>;
 // Compile-time check that EventDataMap covers exactly the schema's events.
 type _Missing = Exclude<EventType, keyof EventDataMap>;
 type _Extra = Exclude<keyof EventDataMap, EventType>;
@@ -97,7 +93,7 @@ const _eventsCovered: [_Missing, _Extra] extends [never, never] ? true : never =
 void _eventsCovered;
 
 export type ServerEvent = { [K in EventType]: { type: K; seq?: number; ts?: number; data: EventDataMap[K] } }[EventType];
-/** Events the schema does not list yet (e.g. a relayed metrics.report); kept loosely typed. */
+/** An event type this build does not know (the reducer leaves the state alone). */
 export type UnknownEvent = { type: string; seq?: number; ts?: number; data: Record<string, unknown> };
 export type Ack = { type: 'ack'; re: string; seq?: number };
 export type ErrorFrame = { type: 'error'; re: string | null; code: string; message: string };

@@ -30,12 +30,10 @@ const K = {
   session: 'downbeat.session',
   click: 'downbeat.click',
   certSeen: 'downbeat.cert_notice_seen',
-  codes: 'downbeat.codes',
   voice: 'downbeat.voice',
   voicePath: 'downbeat.voicePath',
   chart: 'downbeat.chart',
   clickArmed: 'downbeat.click_armed',
-  dismissedCues: 'downbeat.dismissed_cues',
 };
 
 function get<T>(key: string, fallback: T): T {
@@ -94,17 +92,12 @@ export const saveChartPrefs = (p: ChartPrefs) => set(K.chart, p);
 /** Whether the click was on when this page was last used: a reload turns it back on. */
 export const clickArmed = () => get<boolean>(K.clickArmed, false) === true;
 export const saveClickArmed = (on: boolean) => set(K.clickArmed, on);
-/** Cue ids dismissed on this device (the newest few are enough: cues are replaced, not piled up). */
-export const dismissedCues = () => { const v = get<unknown>(K.dismissedCues, []); return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []; };
-export const dismissCue = (id: string) => set(K.dismissedCues, [...dismissedCues().filter((x) => x !== id), id].slice(-30));
 export const certNoticeSeen = () => get<boolean>(K.certSeen, false);
 export const markCertNoticeSeen = () => set(K.certSeen, true);
-export const savedCodes = () => get<Record<string, string>>(K.codes, {});
-export const saveCodes = (c: Record<string, string>) => set(K.codes, c);
 
 // ---- IndexedDB: the last room state -----------------------------------------------------------
 
-type Stored = { room: string; savedAt: number; state: Omit<RoomState, 'cue' | 'tempoBeat' | 'ptt' | 'lastSeen' | 'metrics'> };
+type Stored = { room: string; savedAt: number; state: Omit<RoomState, 'tempoBeat' | 'ptt' | 'lastSeen' | 'metrics'> };
 
 let dbp: Promise<IDBPDatabase> | null = null;
 function db(): Promise<IDBPDatabase> {
@@ -116,7 +109,7 @@ function db(): Promise<IDBPDatabase> {
 
 export async function saveRoomState(state: RoomState): Promise<void> {
   if (!state.room) return;
-  const { cue: _c, tempoBeat: _t, ptt: _p, lastSeen: _l, metrics: _m, ...keep } = state;
+  const { tempoBeat: _t, ptt: _p, lastSeen: _l, metrics: _m, ...keep } = state;
   const rec: Stored = { room: state.room.id, savedAt: Date.now(), state: keep };
   try { await (await db()).put('rooms', rec); } catch { /* storage unavailable: online use still works */ }
 }

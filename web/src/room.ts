@@ -1,7 +1,7 @@
 // One joined room: the socket, the reduced state, the clock, the click scheduler and the
 // test hook. The UI only reads the stores here and calls the methods.
 import { Connection, type ConnStatus, CommandError } from './connection';
-import { reduce, emptyState, type RoomState } from './state';
+import { reduce, emptyState, dismissCue, type RoomState } from './state';
 import { BeatScheduler, type TickSink } from './scheduler';
 import { ClickAudio, type ClickHandle } from './audio';
 import type { Tick } from './tempo';
@@ -102,6 +102,12 @@ export class Room {
 
   send<K extends CommandType>(type: K, data: CommandMap[K]) {
     return this.connection.send(type, data);
+  }
+
+  /** Hides a cue on this device until the next one; kept at once with the saved room state (reloads). */
+  dismissCue(id: string): void {
+    this.state.set(dismissCue(this.state.get(), id));
+    void persist.saveRoomState(this.state.get());
   }
 
   // ---- events ---------------------------------------------------------------------------------

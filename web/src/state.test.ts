@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { reduce, emptyState, currentSong, mySlot, visibleCues, dismissCue, type RoomState } from './state';
+import { reduce, emptyState, currentSong, itemView, mySlot, visibleCues, currentCues, dismissCue, type RoomState } from './state';
 import type { Snapshot, ServerEvent } from './model';
 import vectors from '../../protocol/vectors/room_events.json';
 
@@ -13,7 +13,7 @@ const snap: Snapshot = {
   slots: [{ id: 's1', name: 'Keys', instrument: 'piano', group: 'band', transpose: 2, participant: null }],
   songs: [{ id: 'g1', title: 'Amazing', artist: null, key: 'Bb', bpm: 72, meter: { beats: 3, unit: 4 }, chordpro: null }],
   setlists: [{ id: 'l1', title: 'AM', items: [{ song: 'g1', key: null, bpm: null, notes: null }] }],
-  active_setlist: null, song_current: null, tempo: null, ptt: [],
+  active_setlist: null, song_current: null, tempo: null, ptt: [], cues: [],
 };
 
 function apply(s: RoomState, ...evs: ServerEvent[]): RoomState {
@@ -60,6 +60,9 @@ describe('room state reducer', () => {
     expect(cur.meter).toEqual({ beats: 3, unit: 4 });
     expect(cur.section).toBe('Verse 1');
     expect(s.activeSetlist).toBe('l1');
+    // Without an item key and bpm the song's are played; past the end there is no item.
+    expect(itemView(start, start.setlists[0], 0)).toMatchObject({ key: 'Bb', bpm: 72, notes: null });
+    expect(itemView(start, start.setlists[0], 1)).toBeNull();
   });
 
   it('marks a dropped participant away, removes one that timed out and frees its slot', () => {
@@ -71,16 +74,16 @@ describe('room state reducer', () => {
     expect(s.slots[0].participant).toBeNull();
   });
 
-  it('keeps live state: who is talking, tempo; the newest cue for the banner', () => {
+  it('keeps live state: who is talking, tempo, the current cue', () => {
     const s = apply(start,
       { type: 'cue', seq: 11, data: { cue: { id: 'cu11', from: 'p1', text: 'Chorus', color: 'blue', group: null, at: 5000 } } },
-      { type: 'ptt.state', data: { participant: 'p1', talking: true, target: 'all' } },
+      { type: 'ptt.state', data: { participant: 'p1', talking: true, target: 'all', to: ['p2'] } },
       { type: 'tempo.anchor', data: { tempo: { running: true, bpm: 90, meter: { beats: 4, unit: 4 }, accents: [], subdivision: 1, count_in_bars: 1, anchor: { t: 1, bar: -1 }, rev: 3 } } });
-    expect(s.cue).toMatchObject({ text: 'Chorus', color: 'blue' });
+    expect(visibleCues(s)).toMatchObject([{ text: 'Chorus', color: 'blue' }]);
     expect(s.ptt).toHaveLength(1);
     expect(s.tempo?.bpm).toBe(90);
     expect(s.seq).toBe(11); // re-sent anchors without seq do not move seq
-    const quiet = apply(s, { type: 'ptt.state', data: { participant: 'p1', talking: false, target: null } });
+    const quiet = apply(s, { type: 'ptt.state', data: { participant: 'p1', talking: false, target: null, to: [] } });
     expect(quiet.ptt).toHaveLength(0);
   });
 
@@ -98,7 +101,7 @@ describe('room state reducer', () => {
   });
 
   it('applies room.settings (who may talk to everyone) and keeps the rest of the settings', () => {
-    const s = reduce(start, { type: 'room.settings', seq: 11, data: { settings: { talk_all: ['musician'] } } } as never, 1);
+    const s = reduce(start, { type: 'room.settings', seq: 11, data: { settings: { talk_all: ['musician'] } } }, 1);
     expect(s.room?.settings).toEqual({ self_claim: false, talk_all: ['musician'] });
   });
 
@@ -135,16 +138,24 @@ describe('room state reducer', () => {
     it('shows me cues to everyone and to my group, not to other groups', () => {
       const s = apply(inBand, cue('cu12', 'Tag', 'band', 1), cue('cu13', 'Check', 'tech', 2), cue('cu14', 'Vox in', 'vocals', 3));
       expect(visibleCues(s).map((c) => c.text)).toEqual(['Tag']);
-      expect(s.cue?.text).toBe('Tag'); // the banner's newest cue is one for me
       const md = { ...s, me: 'p1' };
       expect(visibleCues(md).map((c) => c.text)).toEqual(['Vox in', 'Check', 'Tag']); // the MD sees every group's, newest first
+    });
+
+    it('shows a group cue to that group, and to every md and tech; lists all current cues newest first', () => {
+      const s = apply(inBand, cue('cu12', 'Tag', 'band', 1), cue('cu13', 'Check', 'tech', 2), cue('cu14', 'Vox in', 'vocals', 3));
+      expect(currentCues(s).map((c) => c.text)).toEqual(['Vox in', 'Check', 'Tag']);
+      const tech = { ...s, participants: [...s.participants, { id: 'p3', name: 'Cy', role: 'tech' as const, online: true, slot: null }], me: 'p3' };
+      expect(visibleCues(tech).map((c) => c.text)).toEqual(['Vox in', 'Check', 'Tag']);
+      const free = { ...s, slots: [] }; // Bo holds no slot: only cues to everyone
+      expect(visibleCues(free)).toEqual([]);
     });
 
     it('cue.clear clears one group or all', () => {
       let s = apply(inBand, cue('cu12', 'Tag', 'band', 1), cue('cu13', 'Check', 'tech', 2));
       s = apply(s, { type: 'cue.clear', seq: 14, data: { group: 'band' } });
       expect(s.cues.map((c) => c.text)).toEqual(['Check']);
-      expect(s.cue).toBeNull();
+      expect(visibleCues(s)).toEqual([]); // the tech group's cue is not for the band
       s = apply(s, { type: 'cue.clear', seq: 15, data: { group: null } });
       expect(s.cues).toEqual([]);
     });
@@ -159,7 +170,6 @@ describe('room state reducer', () => {
       expect(visibleCues(s)).toEqual([]); // still dismissed on this device
       s = apply(s, cue('cu22', 'Chorus', null, 10));
       expect(visibleCues(s).map((c) => c.text)).toEqual(['Chorus']); // the next cue shows again
-      expect(apply(emptyState, { type: 'snapshot', data: snap }).cues).toEqual([]); // older servers: none
     });
   });
 

@@ -1,12 +1,10 @@
 // Room state reducer: snapshot + events → the state every screen draws from. Pure functions.
 import type {
-  Participant, Slot, Song, Setlist, SongCurrent, Tempo, PttState, RoomInfo, RoomSettings, ServerEvent, UnknownEvent, LinkReport, Cue,
+  Participant, Slot, Song, Setlist, SongCurrent, Tempo, PttState, RoomInfo, ServerEvent, UnknownEvent, LinkReport, Cue,
 } from './model';
 import { EVENT_DURABLE, type EventType } from './protocol.gen';
 
 export type { Cue } from './model';
-/** The newest cue as the old banner reads it: `at` is the local ms it arrived. Prefer `cues` / `visibleCues`. */
-export type LatestCue = Cue & { serverAt: number };
 export type PeerMetrics = { rtt_ms?: number; jitter_ms?: number; clock_uncertainty_ms?: number; links?: LinkReport[]; at: number };
 
 export type RoomState = {
@@ -26,14 +24,13 @@ export type RoomState = {
   cues: Cue[];
   /** Cue ids this device dismissed (kept across reloads with the rest of the state). */
   dismissedCues: string[];
-  cue: LatestCue | null;
   lastSeen: Record<string, number>;  // participant id → local ms of the last sign of life
   metrics: Record<string, PeerMetrics>;
 };
 
 export const emptyState: RoomState = {
   seq: 0, room: null, me: null, participants: [], slots: [], songs: [], setlists: [],
-  activeSetlist: null, songCurrent: null, tempo: null, tempoBeat: null, ptt: [], cues: [], dismissedCues: [], cue: null,
+  activeSetlist: null, songCurrent: null, tempo: null, tempoBeat: null, ptt: [], cues: [], dismissedCues: [],
   lastSeen: {}, metrics: {},
 };
 
@@ -82,9 +79,9 @@ function applyEvent(state: RoomState, ev: ServerEvent, now: number): RoomState {
         songCurrent: d.song_current ?? null,
         tempo: d.tempo ?? null,
         ptt: (d.ptt ?? []).filter((p) => p.talking),
-        cues: d.cues ?? [],
+        cues: d.cues,
         // Dismissals of cues that are no longer current are forgotten.
-        dismissedCues: (state.dismissedCues ?? []).filter((id) => (d.cues ?? []).some((c) => c.id === id)),
+        dismissedCues: state.dismissedCues.filter((id) => d.cues.some((c) => c.id === id)),
       };
     }
     case 'participant.join': {
@@ -158,15 +155,13 @@ function applyEvent(state: RoomState, ev: ServerEvent, now: number): RoomState {
     case 'cue': {
       const cue: Cue = { ...ev.data.cue, color: ev.data.cue.color ?? null, group: ev.data.cue.group ?? null };
       // A cue to everyone replaces every current cue; a cue to a group replaces that group's.
-      const cues = [...(cue.group === null ? [] : (state.cues ?? []).filter((c) => c.group !== cue.group)), cue];
-      const forMe = isForMe(state, cue);
-      return { ...state, cues, cue: forMe ? { ...cue, serverAt: cue.at, at: now } : state.cue };
+      const cues = [...(cue.group === null ? [] : state.cues.filter((c) => c.group !== cue.group)), cue];
+      return { ...state, cues };
     }
     case 'cue.clear': {
       const group = ev.data.group ?? null;
-      const cues = group === null ? [] : (state.cues ?? []).filter((c) => c.group !== group);
-      const cue = state.cue && cues.some((c) => c.id === state.cue!.id) ? state.cue : null;
-      return { ...state, cues, cue, dismissedCues: (state.dismissedCues ?? []).filter((id) => cues.some((c) => c.id === id)) };
+      const cues = group === null ? [] : state.cues.filter((c) => c.group !== group);
+      return { ...state, cues, dismissedCues: state.dismissedCues.filter((id) => cues.some((c) => c.id === id)) };
     }
     case 'ptt.state': {
       const others = state.ptt.filter((p) => p.participant !== ev.data.participant);
@@ -176,51 +171,51 @@ function applyEvent(state: RoomState, ev: ServerEvent, now: number): RoomState {
         lastSeen: { ...state.lastSeen, [ev.data.participant]: now },
       };
     }
-    default: {
-      const loose = ev as unknown as UnknownEvent;
-      if (loose.type === 'room.settings' && loose.data?.settings && typeof loose.data.settings === 'object') {
-        const settings = loose.data.settings as RoomSettings;
-        return state.room ? { ...state, room: { ...state.room, settings: { ...state.room.settings, ...settings } } } : state;
-      }
-      // Forward compatible: a relayed metrics.report {participant, rtt_ms, …} feeds the health table.
-      if (loose.type === 'metrics.report' && typeof loose.data?.participant === 'string') {
-        const id = loose.data.participant as string;
-        return {
-          ...state,
-          metrics: { ...state.metrics, [id]: { ...(loose.data as object), at: now } },
-          lastSeen: { ...state.lastSeen, [id]: now },
-        };
-      }
-      return state;
+    case 'room.settings':
+      return state.room ? { ...state, room: { ...state.room, settings: { ...state.room.settings, ...ev.data.settings } } } : state;
+    case 'metrics.report': {
+      // A relayed report {participant, rtt_ms, links, …} feeds the health tables.
+      const id = ev.data.participant;
+      return {
+        ...state,
+        metrics: { ...state.metrics, [id]: { ...ev.data, at: now } },
+        lastSeen: { ...state.lastSeen, [id]: now },
+      };
     }
+    default:
+      return state;
   }
 }
 
 /** This device hides a cue (until the next one): remembered by id. */
 export function dismissCue(state: RoomState, id: string): RoomState {
-  const dismissed = state.dismissedCues ?? [];
-  return dismissed.includes(id) ? state : { ...state, dismissedCues: [...dismissed, id] };
+  return state.dismissedCues.includes(id) ? state : { ...state, dismissedCues: [...state.dismissedCues, id] };
 }
 
 // ---- selectors -------------------------------------------------------------------------------
 
+/** The tech crew's cue group: a tech may send and clear cues to this group only. */
+export const TECH_GROUP = 'tech';
+
 /**
- * Whether a cue is addressed to this device: cues to everyone, to my slot's group, the "tech" group
- * for a tech; the MD sees every group's cue.
+ * Whether a cue is addressed to this device: cues to everyone; a group's cue to that slot group's
+ * members, and to the MD and techs (who see every group's).
  */
 export function isForMe(state: RoomState, cue: Cue): boolean {
   if (cue.group === null) return true;
-  const self = state.participants.find((p) => p.id === state.me);
-  if (self?.role === 'md') return true;
-  if (cue.group === 'tech' && self?.role === 'tech') return true;
-  const slot = state.me ? state.slots.find((s) => s.participant === state.me) : undefined;
-  return !!slot && slot.group === cue.group;
+  const role = me(state)?.role;
+  if (role === 'md' || role === 'tech') return true;
+  return mySlot(state)?.group === cue.group;
 }
 
-/** The current cues addressed to me that I have not dismissed, newest first. */
+/** Every current cue in the room (what the band's screens show), newest first. */
+export function currentCues(state: RoomState): Cue[] {
+  return state.cues.slice().sort((a, b) => b.at - a.at);
+}
+
+/** The current cues addressed to me that this device has not dismissed, newest first. */
 export function visibleCues(state: RoomState): Cue[] {
-  const dismissed = state.dismissedCues ?? [];
-  return (state.cues ?? []).filter((c) => isForMe(state, c) && !dismissed.includes(c.id)).sort((a, b) => b.at - a.at);
+  return currentCues(state).filter((c) => isForMe(state, c) && !state.dismissedCues.includes(c.id));
 }
 
 export function me(state: RoomState): Participant | null {
@@ -237,26 +232,33 @@ export function activeSetlist(state: RoomState): Setlist | null {
   return state.setlists.find((s) => s.id === id) ?? null;
 }
 
-export type CurrentSong = {
-  setlist: Setlist; index: number; section: string | null; song: Song | null;
+/** A setlist item as the band plays it: the item's key and bpm over the song's, the song's meter. */
+export type ItemView = {
+  index: number; song: Song | null;
   key: string | null; bpm: number | null; meter: { beats: number; unit: number } | null; notes: string | null;
 };
 
-export function currentSong(state: RoomState): CurrentSong | null {
-  const sc = state.songCurrent;
-  if (!sc) return null;
-  const setlist = state.setlists.find((s) => s.id === sc.setlist);
-  if (!setlist) return null;
-  const item = setlist.items[sc.index];
+export function itemView(state: RoomState, setlist: Setlist | null | undefined, index: number): ItemView | null {
+  const item = setlist?.items[index];
   if (!item) return null;
   const song = state.songs.find((x) => x.id === item.song) ?? null;
   return {
-    setlist, index: sc.index, section: sc.section ?? null, song,
+    index, song,
     key: item.key ?? song?.key ?? null,
     bpm: item.bpm ?? song?.bpm ?? null,
     meter: song?.meter ?? null,
     notes: item.notes ?? null,
   };
+}
+
+export type CurrentSong = ItemView & { setlist: Setlist; section: string | null };
+
+export function currentSong(state: RoomState): CurrentSong | null {
+  const sc = state.songCurrent;
+  if (!sc) return null;
+  const setlist = state.setlists.find((s) => s.id === sc.setlist);
+  const item = itemView(state, setlist, sc.index);
+  return setlist && item ? { ...item, setlist, section: sc.section ?? null } : null;
 }
 
 export function participantName(state: RoomState, id: string | null | undefined): string {

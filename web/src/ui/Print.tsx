@@ -3,9 +3,9 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Room } from '../room';
 import { useStore } from '../store';
-// TEMPORARY: swap for '../chart' when the chart branch is merged (same signatures).
 import { initChart, renderChart, type RenderedChart } from '../chart';
-import { pretty, fmtBpm } from './console/util';
+import { itemView } from '../state';
+import { pretty, fmtBpm } from './common';
 
 export function printHash(setlist: string): string {
   return `#print/${encodeURIComponent(setlist)}`;
@@ -27,12 +27,12 @@ export function Print({ room, setlist, onClose }: { room: Room; setlist: string;
     return () => { document.title = prev; };
   }, [setlist, s.setlists]);
   const list = s.setlists.find((x) => x.id === setlist);
-  const songs = list?.items.map((it) => {
-    const song = s.songs.find((x) => x.id === it.song) ?? null;
-    const key = it.key ?? song?.key ?? null;
+  const songs = list?.items.map((_, i) => {
+    const item = itemView(s, list, i)!;
+    const { song, key } = item;
     let chart: RenderedChart | null = null;
     if (ready && song?.chordpro) chart = renderChart(song.chordpro, { songKey: song.key, playKey: key, capo: 0, pitch: 'C', transpose: 0, nashville: false });
-    return { it, song, key, bpm: it.bpm ?? song?.bpm ?? null, chart };
+    return { ...item, chart };
   }) ?? [];
 
   return (
@@ -49,27 +49,27 @@ export function Print({ room, setlist, onClose }: { room: Room; setlist: string;
             <p>{s.room?.name ?? ''} · {new Date().toLocaleDateString()}</p>
           </header>
           <ul class="print-order" data-testid="print-order">
-            {songs.map(({ it, song, key, bpm }, i) => (
+            {songs.map(({ song, key, bpm, meter, notes }, i) => (
               <li>
                 <span class="po-n">{i + 1}.</span>
                 <span class="po-title">{song?.title ?? '(deleted song)'}</span>
                 <span class="po-key">{pretty(key)}</span>
                 <span class="po-bpm">{bpm ? `${fmtBpm(bpm)} bpm` : ''}</span>
-                <span class="po-meter">{song?.meter ? `${song.meter.beats}/${song.meter.unit}` : ''}</span>
-                {it.notes && <span class="po-notes">{it.notes}</span>}
+                <span class="po-meter">{meter ? `${meter.beats}/${meter.unit}` : ''}</span>
+                {notes && <span class="po-notes">{notes}</span>}
               </li>
             ))}
           </ul>
-          {songs.map(({ it, song, key, bpm, chart }, i) => (
+          {songs.map(({ song, key, bpm, meter, notes, chart }, i) => (
             <article class="print-song" data-testid="print-song" data-key={key ?? ''}>
               <h2>{i + 1}. {song?.title ?? '(deleted song)'}</h2>
               <p class="print-meta">
                 {song?.artist && <span>{song.artist}</span>}
                 <span>Key <b data-testid="print-key">{pretty(key) || '—'}</b>{song?.key && key && song.key !== key ? ` (written in ${pretty(song.key)})` : ''}</span>
                 {bpm && <span>{fmtBpm(bpm)} bpm</span>}
-                {song?.meter && <span>{song.meter.beats}/{song.meter.unit}</span>}
+                {meter && <span>{meter.beats}/{meter.unit}</span>}
               </p>
-              {it.notes && <p class="print-notes">Note: {it.notes}</p>}
+              {notes && <p class="print-notes">Note: {notes}</p>}
               {!song?.chordpro && <p class="print-nochart">No chart for this song.</p>}
               {chart?.sections.map((sec) => (
                 <section class="print-section">

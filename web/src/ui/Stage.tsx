@@ -3,7 +3,7 @@
 import type { Room } from '../room';
 import { useStore } from '../store';
 import { currentSong } from '../state';
-import { CueBanner, Talking, useNow, Icon } from './common';
+import { CueBanner, Talking, useNow, Icon, fmtBpm } from './common';
 
 const CONN_LABEL = { connecting: 'Connecting', online: 'Live', reconnecting: 'Reconnecting', offline: 'Offline', ended: 'Ended' } as const;
 
@@ -29,7 +29,7 @@ function BigBeat({ room }: { room: Room }) {
         {Array.from({ length: per }, (_, i) => <span class={`bd ${beat && beat.beat === i ? (i === 0 ? 'on accent' : 'on') : ''}`} />)}
       </div>
       <div class="stage-tempo">
-        {tempo ? `${Number.isInteger(tempo.bpm) ? tempo.bpm : tempo.bpm.toFixed(1)} bpm · ${tempo.meter.beats}/${tempo.meter.unit}` : 'no tempo yet'}
+        {tempo ? `${fmtBpm(tempo.bpm)} bpm · ${tempo.meter.beats}/${tempo.meter.unit}` : 'no tempo yet'}
         {tempo && !tempo.running && ' · stopped'}
       </div>
     </section>

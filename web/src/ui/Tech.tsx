@@ -4,14 +4,14 @@ import { useState } from 'preact/hooks';
 import type { Room } from '../room';
 import { COMMAND_SCHEMAS } from '../protocol.gen';
 import type { CueColor } from '../model';
+import { TECH_GROUP } from '../state';
 import {
   StatusBar, OfflineBanner, CueBanner, Talking, BeatIndicator, SongCard, SetlistView, HealthTable, LinkHealthTable, LeaveButton,
   ClickControls, ClickRearm,
 } from './common';
 import { Talk } from './Talk';
 
-const TECH_GROUP = 'tech';
-const COLORS: CueColor[] = ['yellow', 'orange', 'red', 'green', 'blue', 'purple', 'white'];
+const COLORS = COMMAND_SCHEMAS.cue.properties.color.enum as readonly CueColor[];
 
 function TechCues({ room }: { room: Room }) {
   const [text, setText] = useState('');
@@ -24,7 +24,7 @@ function TechCues({ room }: { room: Room }) {
     if (!t) { setMsg({ kind: 'error', text: 'Type the cue first, e.g. “Check mic 3”.' }); return; }
     room.send('cue', { text: t, color, group: TECH_GROUP }).then(() => { setText(''); setMsg({ kind: 'ok', text: 'Sent to the tech group.' }); }, fail('Cue not sent'));
   };
-  const clear = () => room.connection.sendFrame('cue.clear', { group: TECH_GROUP })
+  const clear = () => room.send('cue.clear', { group: TECH_GROUP })
     .then(() => setMsg({ kind: 'ok', text: 'Tech cue cleared.' }), fail('Cue not cleared'));
   return (
     <section class="panel tech-cues">

@@ -2,12 +2,11 @@ import type { ComponentChildren } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Room } from '../room';
 import { useStore } from '../store';
-import { currentSong, mySlot, me, participantName, activeSetlist, type RoomState } from '../state';
+import { currentSong, mySlot, participantName, activeSetlist, itemView, visibleCues, type Cue, type RoomState } from '../state';
 import type { Slot, LinkReport } from '../model';
 import { transposeKeyFor, type Pitch } from '../chart';
 import { pttTo, targetLabel, personLabel } from '../voice/targets';
 import { isWeak } from '../voice/stats';
-import * as persist from '../persist';
 
 export function fmtMs(us: number | undefined | null, digits = 1): string {
   if (us === undefined || us === null || !Number.isFinite(us)) return '—';
@@ -71,39 +70,11 @@ export function OfflineBanner({ room }: { room: Room }) {
   return <div class="banner offline" role="status" data-testid="offline-banner">{text}</div>;
 }
 
-/** A current cue: `id` and `at` (server ms) from a durable cue; older servers send neither. */
-export type LiveCue = { id: string; from: string; text: string; color: string | null; group: string | null; at: number };
-type CueLike = { id?: string | number; from?: string; text?: string; color?: string | null; group?: string | null; at?: number };
-
-function toLive(c: CueLike): LiveCue | null {
-  if (!c || typeof c.text !== 'string') return null;
-  const at = typeof c.at === 'number' ? c.at : 0;
-  const id = c.id !== undefined && c.id !== null ? String(c.id) : `${c.from ?? ''}:${at}:${c.text}`;
-  return { id, from: c.from ?? '', text: c.text, color: c.color ?? null, group: c.group ?? null, at };
-}
-
-/** The room's current cues, newest first: the snapshot / event list `cues` when the server keeps
- *  them, else the last cue this page saw. */
-export function currentCues(s: RoomState): LiveCue[] {
-  const list = (s as RoomState & { cues?: CueLike[] | Record<string, CueLike> }).cues;
-  const raw: CueLike[] = Array.isArray(list) ? list : list && typeof list === 'object' ? Object.values(list) : s.cue ? [s.cue] : [];
-  return raw.map(toLive).filter((c): c is LiveCue => !!c).sort((x, y) => y.at - x.at);
-}
-
-/** Cues this device shows: everyone's, and a group's only to that group's members (md and tech see all). */
-export function visibleCues(s: RoomState): LiveCue[] {
-  const role = me(s)?.role;
-  const group = mySlot(s)?.group ?? null;
-  return currentCues(s).filter((c) => !c.group || role === 'md' || role === 'tech' || c.group === group);
-}
-
 /** Pinned cues: large, coloured, until the next cue replaces them or this device dismisses them. */
 export function CueBanner({ room, compact = false, dismissable = true }: { room: Room; compact?: boolean; dismissable?: boolean }) {
   const key = useStore(room.state, (s) => JSON.stringify(visibleCues(s).map((c) => ({ ...c, name: participantName(s, c.from) }))));
-  const [dismissed, setDismissed] = useState<string[]>(() => persist.dismissedCues());
-  const cues = (JSON.parse(key) as Array<LiveCue & { name: string }>).filter((c) => !dismissed.includes(c.id));
+  const cues = JSON.parse(key) as Array<Cue & { name: string }>;
   if (cues.length === 0) return null;
-  const dismiss = (id: string) => { persist.dismissCue(id); setDismissed(persist.dismissedCues()); };
   return (
     <div class="cues-pinned" aria-live="assertive">
       {cues.map((cue) => (
@@ -113,7 +84,7 @@ export function CueBanner({ room, compact = false, dismissable = true }: { room:
             <span class="cue-from">{cue.name}{cue.group ? ` → ${cue.group}` : ' → everyone'}</span>
           </span>
           {dismissable && (
-            <button class="cue-dismiss" data-testid="cue-dismiss" aria-label={`Dismiss the cue "${cue.text}" on this device`} onClick={() => dismiss(cue.id)}>
+            <button class="cue-dismiss" data-testid="cue-dismiss" aria-label={`Dismiss the cue "${cue.text}" on this device`} onClick={() => room.dismissCue(cue.id)}>
               <Icon name="close" />
             </button>
           )}
@@ -157,7 +128,7 @@ export function ClickRearm({ room }: { room: Room }) {
 /** Who talks to whom, on every view; a talker reaching me can be muted on this device. */
 export function Talking({ room }: { room: Room }) {
   const key = useStore(room.state, (s) => JSON.stringify(s.ptt.filter((p) => p.talking).map((p) => {
-    const to = pttTo(s, p);
+    const to = pttTo(p);
     return { id: p.participant, name: participantName(s, p.participant), target: shortTargetLabel(s, p.target), me: p.participant === s.me, toMe: !!s.me && to.includes(s.me) };
   })));
   const muted = useStore(room.voice.settings, (v) => v.muted);
@@ -208,14 +179,16 @@ export function BeatIndicator({ room, compact = false }: { room: Room; compact?:
         ))}
       </div>
       <div class="beat-meta muted">
-        {tempo ? `${round(tempo.bpm)} bpm · ${tempo.meter.beats}/${tempo.meter.unit}${tempo.subdivision > 1 ? ` · ÷${tempo.subdivision}` : ''}` : 'no tempo yet'}
+        {tempo ? `${fmtBpm(tempo.bpm)} bpm · ${tempo.meter.beats}/${tempo.meter.unit}${tempo.subdivision > 1 ? ` · ÷${tempo.subdivision}` : ''}` : 'no tempo yet'}
         {tempo && !running && ' · stopped'}
       </div>
     </section>
   );
 }
 
-function round(x: number): string {
+/** A bpm as the band reads it: "120", "92.5"; "—" when there is none. */
+export function fmtBpm(x: number | null | undefined): string {
+  if (x === null || x === undefined) return '—';
   return Number.isInteger(x) ? String(x) : x.toFixed(1);
 }
 
@@ -257,12 +230,10 @@ export function ClickControls({ room }: { room: Room }) {
   );
 }
 
-/** How a slot reads charts: instrument pitch, capo, extra transpose (fields newer servers send). */
+/** How a slot reads charts: instrument pitch, capo, extra transpose. */
 export type SlotReading = { capo: number; pitch: Pitch; transpose: number };
 export function slotReading(slot: Slot | null): SlotReading {
-  const x = (slot ?? {}) as Partial<Slot> & { capo?: number | null; pitch?: string | null };
-  const pitch = (['C', 'Bb', 'Eb', 'F'] as const).find((p) => p === x.pitch) ?? 'C';
-  return { capo: Math.max(0, Math.min(7, Number(x.capo) || 0)), pitch, transpose: Number(x.transpose) || 0 };
+  return { capo: slot?.capo ?? 0, pitch: slot?.pitch ?? 'C', transpose: slot?.transpose ?? 0 };
 }
 
 /** "B♭", "F♯m": a key or chord root written with the music signs. */
@@ -354,16 +325,16 @@ export function SetlistView({ room }: { room: Room }) {
     <section class="setlist" data-testid="setlist">
       <h3>{list.title}</h3>
       <ol>
-        {list.items.map((it, i) => {
-          const song = s.songs.find((x) => x.id === it.song);
-          const key = readerKey(s, song?.key ?? null, it.key ?? song?.key ?? null).key;
+        {list.items.map((_, i) => {
+          const { song, key: playKey, bpm, notes } = itemView(s, list, i)!;
+          const key = readerKey(s, song?.key ?? null, playKey).key;
           return (
             <li class={i === idx ? 'current' : i < idx ? 'done' : ''} aria-current={i === idx ? 'true' : undefined} data-testid="setlist-item">
               <span class="sl-n">{i + 1}</span>
               <span class="sl-title">{song?.title ?? '(deleted song)'}</span>
               <span class="sl-key">{key ?? ''}</span>
-              <span class="sl-bpm muted">{it.bpm ?? song?.bpm ?? ''}</span>
-              {it.notes && <span class="sl-notes" data-testid="setlist-notes">{it.notes}</span>}
+              <span class="sl-bpm muted">{bpm ?? ''}</span>
+              {notes && <span class="sl-notes" data-testid="setlist-notes">{notes}</span>}
             </li>
           );
         })}

@@ -1,10 +1,10 @@
-// What a musician's screen reads: the key and chords per slot (setlist key first), which cues
-// a device shows, and which chart section the MD's section name points at.
+// What a musician's screen reads: the key and chords per slot (setlist key first), and which
+// chart section the MD's section name points at (which cues a device shows: state.test.ts).
 import { existsSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, it, expect } from 'vitest';
 import { emptyState, type RoomState } from '../state';
 import type { Slot } from '../model';
-import { readerKey, currentCues, visibleCues, pretty } from './common';
+import { readerKey, pretty } from './common';
 import { pickSection } from './ChartView';
 import { renderChart, initChart } from '../chart';
 
@@ -57,26 +57,6 @@ describe('reader key', () => {
   });
   it('writes Nashville numbers in the reader key', () => {
     expect(bridge({ songKey: 'C', playKey: 'D', capo: 0, pitch: 'C', transpose: 0, nashville: true })).toEqual(['4', '5', '6m', '1/3']);
-  });
-});
-
-describe('cues', () => {
-  const cue = (id: string, group: string | null, at: number) => ({ id, from: 'md', text: `cue ${id}`, color: 'red', group, at });
-  it('reads the durable list newest first, and the old single cue', () => {
-    const s = { ...withSlot({}), cues: [cue('1', null, 1), cue('2', 'tech', 2)] } as RoomState;
-    expect(currentCues(s).map((c) => c.id)).toEqual(['2', '1']);
-    // An older server: no list, only the last cue this page saw.
-    const old = { ...withSlot({}), cues: undefined, cue: { from: 'md', text: 'Tag', color: null, group: null, at: 5 } } as unknown as RoomState;
-    expect(currentCues(old).map((c) => c.text)).toEqual(['Tag']);
-  });
-  it('shows a group cue only to that group, and to md and tech', () => {
-    const list = [cue('1', null, 1), cue('2', 'tech', 2), cue('3', 'band', 3)];
-    const band = { ...withSlot({ group: 'band' }), cues: list } as RoomState;
-    expect(visibleCues(band).map((c) => c.id)).toEqual(['3', '1']);
-    const vox = { ...withSlot({ group: 'vocals' }), cues: list } as RoomState;
-    expect(visibleCues(vox).map((c) => c.id)).toEqual(['1']);
-    const tech = { ...vox, participants: [{ id: 'me', name: 'T', role: 'tech' as const, online: true, slot: null }], slots: [] };
-    expect(visibleCues(tech).map((c) => c.id)).toEqual(['3', '2', '1']);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { talkTargets, talkersToMe, mySendTo, talkerGains, targetLabel, pttTo, dbToGain } from './targets';
+import { talkTargets, talkersToMe, mySendTo, talkerGains, targetLabel, dbToGain } from './targets';
 import { emptyState, type RoomState } from '../state';
 import type { Participant, Slot, PttState } from '../model';
 
@@ -69,14 +69,6 @@ describe('gating: who I hear', () => {
   it('trusts the server: to decides, not the target', () => {
     const s = room('mu1', [{ participant: 'md1', talking: true, target: 'all', to: ['mu2'] }]);
     expect(talkersToMe(s).size).toBe(0);
-  });
-
-  it('without to (older server) resolves the target the same way as the server', () => {
-    const s = room('mu1');
-    expect(pttTo(s, { participant: 'md1', talking: true, target: 'all' })).toEqual(['mu1', 'mu2', 'te1']);
-    expect(pttTo(s, { participant: 'mu1', talking: true, target: 'md' })).toEqual(['md1']);
-    expect(pttTo(s, { participant: 'md1', talking: true, target: 'band' })).toEqual(['mu1']);
-    expect(pttTo(s, { participant: 'md1', talking: true, target: '@vw1' })).toEqual([]);
   });
 
   it('sends my talk to exactly the server\'s to', () => {

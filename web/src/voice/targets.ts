@@ -1,6 +1,6 @@
 // Talk targets as the web app shows them: which a role may pick (the table in docs/voice.md; the
 // server checks every press against core/talk.cpp), their labels, and who hears a talker.
-import type { Participant, PttState } from '../model';
+import type { PttState } from '../model';
 import type { Role } from '../protocol.gen';
 import type { RoomState } from '../state';
 
@@ -36,7 +36,7 @@ export function talkTargets(s: View): TalkOption[] {
   if (!me || !isVoiceRole(me.role)) return [];
   const out: TalkOption[] = [];
   const talkAll = s.room?.settings?.talk_all ?? [];
-  if (me.role === 'md' || talkAll.includes(me.role)) out.push({ value: 'all', label: 'All (everyone)' });
+  if (me.role === 'md' || ((me.role === 'musician' || me.role === 'tech') && talkAll.includes(me.role))) out.push({ value: 'all', label: 'All (everyone)' });
   out.push({ value: 'md', label: me.role === 'md' ? 'Other MDs' : 'MD (talkback)' });
   if (me.role === 'musician') {
     const g = slotOf(s, me.id)?.group;
@@ -64,34 +64,23 @@ export function targetLabel(s: View, target: string | null): string {
   return target;
 }
 
-/**
- * Who hears a talker: the server's `to`. A server without the voice protocol sends none; then the
- * same rule is applied here (online voice participants, not the talker) so the app still works.
- */
-export function pttTo(s: View, e: PttState): string[] {
-  if (!e.talking) return [];
-  if (Array.isArray(e.to)) return e.to;
-  const eligible = (p: Participant) => p.online && p.id !== e.participant && isVoiceRole(p.role);
-  const t = e.target ?? '';
-  if (t === 'all') return s.participants.filter(eligible).map((p) => p.id);
-  if (t === 'md') return s.participants.filter((p) => eligible(p) && p.role === 'md').map((p) => p.id);
-  if (t.startsWith('@')) return s.participants.filter((p) => eligible(p) && p.id === t.slice(1)).map((p) => p.id);
-  const holders = new Set(s.slots.filter((x) => x.group === t && x.participant).map((x) => x.participant));
-  return s.participants.filter((p) => eligible(p) && holders.has(p.id)).map((p) => p.id);
+/** Who hears a talker: the server's `to` (resolved from the target by the server). */
+export function pttTo(e: PttState): string[] {
+  return e.talking ? e.to : [];
 }
 
 /** The rule for playing a talker: only while their latest ptt.state says talking and names me in `to`. */
 export function talkersToMe(s: View & Pick<RoomState, 'ptt'>): Set<string> {
   const out = new Set<string>();
   if (!s.me) return out;
-  for (const e of s.ptt) if (e.talking && e.participant !== s.me && pttTo(s, e).includes(s.me)) out.add(e.participant);
+  for (const e of s.ptt) if (e.talking && e.participant !== s.me && pttTo(e).includes(s.me)) out.add(e.participant);
   return out;
 }
 
 /** The peers my own talk goes to right now (from the server's ptt.state for me). */
 export function mySendTo(s: View & Pick<RoomState, 'ptt'>): Set<string> {
   const mine = s.ptt.find((e) => e.participant === s.me && e.talking);
-  return new Set(mine ? pttTo(s, mine).filter((id) => id !== s.me) : []);
+  return new Set(mine ? pttTo(mine).filter((id) => id !== s.me) : []);
 }
 
 /** Per-talker gain: gate × local mute × ducking (an MD talking to me ducks everybody else). */

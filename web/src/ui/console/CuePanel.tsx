@@ -2,13 +2,11 @@
 import { useState } from 'preact/hooks';
 import { useStore } from '../../store';
 import type { Room } from '../../room';
-import { currentSong, activeSetlist, participantName } from '../../state';
-import { COMMAND_SCHEMAS } from '../../protocol.gen';
+import { currentSong, activeSetlist, participantName, currentCues, itemView, TECH_GROUP } from '../../state';
+import { COMMAND_SCHEMAS, type CommandMap } from '../../protocol.gen';
 import type { CueColor } from '../../model';
-import { CommandError } from '../../connection';
-import { currentCues, itemView, run, sendLoose, slotGroups, toast, refusal, type CueX } from './util';
+import { run, slotGroups } from './util';
 import { Store } from '../../store';
-import { useNow } from '../common';
 
 const CUE_COLORS = (COMMAND_SCHEMAS.cue.properties.color.enum as readonly CueColor[]);
 /** Quick cues, keys 1–9 in this order. */
@@ -19,15 +17,12 @@ export const QUICK_CUES: Array<[string, CueColor]> = [
 
 /** Who a cue goes to: '' everyone, else a slot group or "tech". Shared with the keyboard shortcuts. */
 export const cueTarget = new Store<string>('');
-/** Cues cleared on this console while the server keeps no cue list (older servers). */
-const hidden = new Store<string[]>([]);
-const cueKey = (c: CueX) => c.id ?? `${c.at}:${c.text}`;
 
 export async function sendCue(room: Room, text: string, color: CueColor): Promise<boolean> {
   const group = cueTarget.get();
-  const data: Record<string, unknown> = { text, color };
+  const data: CommandMap['cue'] = { text, color };
   if (group) data.group = group;
-  return (await run('Cue not sent', room.connection.sendFrame('cue', data))) !== null;
+  return (await run('Cue not sent', room.send('cue', data))) !== null;
 }
 
 export function nextSongCueText(room: Room): string | null {
@@ -42,31 +37,20 @@ export function nextSongCueText(room: Room): string | null {
 export function CuePanel({ room }: { room: Room }) {
   const s = useStore(room.state, (x) => x);
   const target = useStore(cueTarget, (t) => t);
-  const gone = useStore(hidden, (h) => h);
-  useNow(2000);
   const [text, setText] = useState('');
   const [color, setColor] = useState<CueColor>('yellow');
   const groups = slotGroups(s);
-  const cues = currentCues(s).filter((c) => !gone.includes(cueKey(c)));
+  const cues = currentCues(s);
   const nextText = nextSongCueText(room);
 
-  const clear = async (group: string | null) => {
-    const data: Record<string, unknown> = group ? { group } : {};
-    try {
-      await sendLoose(room, 'cue.clear', data);
-    } catch (e) {
-      if (!(e instanceof CommandError && e.code === 'unsupported')) { toast(refusal('Cue not cleared', e)); return; }
-      // An older server keeps no cue list: the band's cues fade by themselves; clear this screen.
-      hidden.set((h) => [...h, ...currentCues(room.state.get()).filter((c) => group === null || c.group === group).map(cueKey)]);
-    }
-  };
+  const clear = (group: string | null) => run('Cue not cleared', room.send('cue.clear', group ? { group } : {}));
 
   return (
     <section class="panel cue-panel" aria-label="Cues">
       <h2>Flash a cue <span class="h-hint">shows a message · keys 1–9</span></h2>
       <div class="cue-to" role="radiogroup" aria-label="Cue goes to">
         <span class="cue-to-label">To</span>
-        {[['', 'Everyone'], ...groups.map((g) => [g, g]), ['tech', 'Tech']].map(([g, label]) => (
+        {[['', 'Everyone'], ...groups.map((g) => [g, g]), [TECH_GROUP, 'Tech']].map(([g, label]) => (
           <button class={`chip ${target === g ? 'on' : ''}`} role="radio" aria-checked={target === g} data-testid={`cue-to-${g || 'all'}`}
             onClick={() => cueTarget.set(g)}>{label}</button>
         ))}

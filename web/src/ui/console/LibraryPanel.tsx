@@ -29,7 +29,6 @@ async function importOne(token: string, file: File): Promise<Omit<ImportResult, 
   const warnings = (j?.warnings ?? []).map((w) => (typeof w === 'string' ? w : (w as { message?: string; line?: number }).message
     ? `${(w as { line?: number }).line ? `line ${(w as { line?: number }).line}: ` : ''}${(w as { message: string }).message}` : JSON.stringify(w)));
   if (res.ok && j?.song) return { ok: true, message: `added “${j.song.title}”${j.song.key ? ` in ${j.song.key}` : ''}`, warnings };
-  if (res.status === 404 && !j?.song && /no such (endpoint|file)|endpoint/.test(j?.error?.message ?? 'endpoint')) return { ok: false, message: 'this server cannot import files yet; update downbeatd', warnings: [] };
   return { ok: false, message: j?.error?.message ?? `the server answered ${res.status}`, warnings };
 }
 

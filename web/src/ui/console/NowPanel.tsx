@@ -1,10 +1,10 @@
 // Now: the current song, what comes next, song navigation and the section map.
 import { useStore } from '../../store';
 import type { Room } from '../../room';
-import { activeSetlist, currentSong } from '../../state';
-import { SongCard } from '../common';
+import { activeSetlist, currentSong, itemView } from '../../state';
+import { SongCard, fmtBpm, pretty } from '../common';
 import { followTempo, goTo, sectionsOf, songTempo, stepSong, tempoData, tempoMatches } from './live';
-import { fmtBpm, itemView, pretty, run } from './util';
+import { run } from './util';
 
 export function NowPanel({ room }: { room: Room }) {
   const s = useStore(room.state, (x) => x);
@@ -39,7 +39,7 @@ export function NowPanel({ room }: { room: Room }) {
         <p class="tempo-off" data-testid="tempo-off" role="status">
           Click runs {fmtBpm(s.tempo?.bpm)} bpm {s.tempo?.meter.beats}/{s.tempo?.meter.unit}; this song asks for {fmtBpm(want.bpm ?? s.tempo?.bpm)} bpm
           {want.meter ? ` ${want.meter.beats}/${want.meter.unit}` : ''}.
-          <button class="btn" data-testid="tempo-load-song" onClick={() => run('Could not set the tempo', room.connection.sendFrame('tempo.set', tempoData(want)))}>Load song tempo</button>
+          <button class="btn" data-testid="tempo-load-song" onClick={() => run('Could not set the tempo', room.send('tempo.set', tempoData(want)))}>Load song tempo</button>
         </p>
       )}
       <div class="row nav-row">

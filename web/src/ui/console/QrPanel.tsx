@@ -6,17 +6,15 @@ import QRCode from 'qrcode';
 import type { Room } from '../../room';
 import { useStore } from '../../store';
 import { fetchCodes, rotateCodes } from '../../api';
-import * as persist from '../../persist';
 import { ROLES } from '../../protocol.gen';
 
 const REFRESH_MS = 10_000;
 
 export function QrPanel({ room }: { room: Room }) {
   const session = room.connection.currentSession;
-  const [codes, setCodes] = useState<Record<string, string>>(() => ({ ...persist.savedCodes(), [session.participant.role]: session.code }));
-  const [fromServer, setFromServer] = useState<boolean | null>(null);
+  const [codes, setCodes] = useState<Record<string, string>>(() => ({ [session.participant.role]: session.code }));
+  const [loadErr, setLoadErr] = useState<string | null>(null);
   const [role, setRole] = useState<string>('musician');
-  const [draft, setDraft] = useState('');
   const status = useStore(room.conn, (c) => c.status);
 
   useEffect(() => {
@@ -25,9 +23,9 @@ export function QrPanel({ room }: { room: Room }) {
       if (document.visibilityState === 'hidden') return;
       void fetchCodes(room.connection.currentSession.token).then((c) => {
         if (!live) return;
-        setFromServer((was) => (c ? true : was === true ? true : false));
-        if (c) setCodes((old) => ({ ...old, ...c }));
-      });
+        setLoadErr(null);
+        setCodes((old) => ({ ...old, ...c }));
+      }, (e: Error) => { if (live) setLoadErr(e.message); });
     };
     load();
     const t = window.setInterval(load, REFRESH_MS);
@@ -36,18 +34,11 @@ export function QrPanel({ room }: { room: Room }) {
   }, [status === 'online']);
   // A rotation (from this console, another one, or the server's schedule) shows the new QR at once.
   const pushed = useStore(room.codes, (c) => c);
-  useEffect(() => { if (pushed) { setFromServer(true); setCodes((old) => ({ ...old, ...pushed })); } }, [pushed]);
+  useEffect(() => { if (pushed) setCodes((old) => ({ ...old, ...pushed })); }, [pushed]);
   const [rotateErr, setRotateErr] = useState<string | null>(null);
   const rotate = (r: string) => rotateCodes(room.connection.currentSession.token, [r]).then(
     (c) => { setRotateErr(null); setCodes((old) => ({ ...old, ...c })); }, (e: Error) => setRotateErr(e.message));
 
-  const setCode = (r: string, c: string) => {
-    const next = { ...codes, [r]: c.trim() };
-    if (!c.trim()) delete next[r];
-    setCodes(next);
-    const { [session.participant.role]: _own, ...rest } = next;
-    persist.saveCodes(rest);
-  };
   const code = codes[role];
   const url = code ? `${location.origin}/j/${encodeURIComponent(code)}` : null;
 
@@ -55,32 +46,19 @@ export function QrPanel({ room }: { room: Room }) {
     <section class="panel qr-panel" aria-label="Join by QR">
       <h2>Join by QR</h2>
       <div class="chips" role="tablist">
-        {ROLES.map((r) => <button class={`chip ${r === role ? 'on' : ''}`} role="tab" aria-selected={r === role} data-testid={`qr-role-${r}`} onClick={() => { setRole(r); setDraft(''); }}>{r}</button>)}
+        {ROLES.map((r) => <button class={`chip ${r === role ? 'on' : ''}`} role="tab" aria-selected={r === role} data-testid={`qr-role-${r}`} onClick={() => setRole(r)}>{r}</button>)}
       </div>
       {url ? (
         <div class="qr">
           <QrImage text={url} />
           <p class="qr-url" data-testid="qr-url">{url}</p>
-          {fromServer !== true && <button class="btn ghost" onClick={() => setCode(role, '')}>Forget this code</button>}
-          {fromServer === true && (
-            <button class="btn ghost" data-testid="qr-rotate" onClick={() => void rotate(role)}>
-              New {role} code (the old QR stops working)
-            </button>
-          )}
+          <button class="btn ghost" data-testid="qr-rotate" onClick={() => void rotate(role)}>
+            New {role} code (the old QR stops working)
+          </button>
           {rotateErr && <p class="error" role="alert">{rotateErr}</p>}
         </div>
       ) : (
-        <form class="qr-missing" onSubmit={(e) => { e.preventDefault(); setCode(role, draft); }}>
-          <p class="muted">
-            {fromServer === false
-              ? `This server does not hand out join codes to the console yet. Copy the ${role} code printed by “downbeatd room create”, paste it here, and the band can scan it.`
-              : 'Loading join codes…'}
-          </p>
-          <div class="row">
-            <input data-testid="qr-code-input" placeholder={`${role} join code`} value={draft} onInput={(e) => setDraft((e.target as HTMLInputElement).value)} />
-            <button class="btn" type="submit">Show QR</button>
-          </div>
-        </form>
+        <p class="muted qr-missing">{loadErr ? `Could not load the join codes: ${loadErr}` : 'Loading join codes…'}</p>
       )}
     </section>
   );

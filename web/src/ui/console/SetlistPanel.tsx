@@ -8,7 +8,8 @@ import { DEFINITIONS } from '../../protocol.gen';
 import type { Setlist, SetlistItem } from '../../model';
 import { goTo } from './live';
 import { DeleteButton } from './DeleteButton';
-import { pretty, run, sendLoose, toast } from './util';
+import { run, toast } from './util';
+import { pretty } from '../common';
 
 type Draft = SetlistItem & { uid: number };
 let uidSeq = 0;
@@ -98,9 +99,7 @@ export function SetlistPanel({ room, onPrint }: { room: Room; onPrint: (id: stri
     const sc = room.state.get().songCurrent;
     const at = liveUid !== null ? items.findIndex((x) => x.uid === liveUid) : -1;
     if (id && sc && sc.setlist === id && at >= 0 && at !== sc.index) {
-      const data2: Record<string, unknown> = { setlist: id, index: at, keep_tempo: true };
-      if (sc.section) data2.section = sc.section;
-      await run('Could not follow the live song', sendLoose(room, 'song.current', data2, ['keep_tempo']));
+      await run('Could not follow the live song', room.send('song.current', { setlist: id, index: at, keep_tempo: true, ...(sc.section ? { section: sc.section } : {}) }));
     }
     setDirty(false);
     toast('Setlist saved', 'ok');
@@ -202,7 +201,7 @@ function ExportLink({ room, setlist, title }: { room: Room; setlist: string; tit
     }
     if (!res.ok) {
       const j = await res.json().catch(() => null) as { error?: { message?: string } } | null;
-      toast(res.status === 404 && /no such (endpoint|file)|endpoint/.test(j?.error?.message ?? 'endpoint') ? 'Export failed: this server cannot export setlists yet; update downbeatd.' : `Export failed: ${j?.error?.message ?? `the server answered ${res.status}`}`);
+      toast(`Export failed: ${j?.error?.message ?? `the server answered ${res.status}`}`);
       return;
     }
     const name = /filename="?([^";]+)"?/.exec(res.headers.get('content-disposition') ?? '')?.[1] ?? `${title || 'setlist'}.chordpro`;

@@ -5,10 +5,14 @@ import { useStore } from '../../store';
 import type { Room } from '../../room';
 import { CommandError } from '../../connection';
 import { DeleteButton } from './DeleteButton';
-import { PITCHES, pretty, refusal, run, sendLoose, toast, type Pitch, type SlotX } from './util';
+import type { Pitch, Slot } from '../../model';
+import type { CommandMap } from '../../protocol.gen';
+import { pretty } from '../common';
+import { refusal, run, toast } from './util';
 
 const TRANSPOSE = Array.from({ length: 23 }, (_, i) => i - 11);
 const CAPO = [0, 1, 2, 3, 4, 5, 6, 7];
+const PITCHES: Array<[Pitch, string]> = [['C', 'C (concert)'], ['Bb', 'B♭'], ['Eb', 'E♭'], ['F', 'F']];
 const signed = (n: number) => (n > 0 ? `+${n}` : String(n));
 type Ask = { slot: string; slotName: string; participant: string; person: string; holds: string };
 
@@ -21,7 +25,7 @@ export function SlotsPanel({ room }: { room: Room }) {
   const [editing, setEditing] = useState<string | null>(null);
   const [ask, setAsk] = useState<Ask | null>(null);
   const people = s.participants.filter((p) => p.role !== 'viewer');
-  const slots = s.slots as SlotX[];
+  const slots = s.slots;
 
   const create = async (e: Event) => {
     e.preventDefault();
@@ -35,7 +39,7 @@ export function SlotsPanel({ room }: { room: Room }) {
 
   const assignNow = async (a: Pick<Ask, 'slot' | 'participant'>, move: boolean) => {
     try {
-      await sendLoose(room, 'slot.assign', move ? { slot: a.slot, participant: a.participant, move: true } : { slot: a.slot, participant: a.participant }, ['move']);
+      await room.send('slot.assign', move ? { slot: a.slot, participant: a.participant, move: true } : { slot: a.slot, participant: a.participant });
     } catch (e) {
       // Someone else's change reached the server first: ask, as for a move we knew of.
       if (e instanceof CommandError && e.code === 'conflict' && !move) { askMove(a.slot, a.participant, true); return; }
@@ -110,7 +114,7 @@ export function SlotsPanel({ room }: { room: Room }) {
 }
 
 /** "B♭ · capo 2 · +1": how a slot reads the chart. */
-function readsLabel(sl: SlotX): string {
+function readsLabel(sl: Slot): string {
   const parts: string[] = [];
   if (sl.pitch && sl.pitch !== 'C') parts.push(`${pretty(sl.pitch)} instrument`);
   if (sl.capo) parts.push(`capo ${sl.capo}`);
@@ -118,7 +122,7 @@ function readsLabel(sl: SlotX): string {
   return parts.join(' · ') || 'concert';
 }
 
-function SlotEditor({ room, slot, onDone }: { room: Room; slot: SlotX; onDone: () => void }) {
+function SlotEditor({ room, slot, onDone }: { room: Room; slot: Slot; onDone: () => void }) {
   const [d, setD] = useState({
     name: slot.name, instrument: slot.instrument ?? '', group: slot.group ?? '',
     capo: String(slot.capo ?? 0), pitch: (slot.pitch ?? 'C') as Pitch, transpose: String(slot.transpose ?? 0),
@@ -127,7 +131,7 @@ function SlotEditor({ room, slot, onDone }: { room: Room; slot: SlotX; onDone: (
   const save = async (e: Event) => {
     e.preventDefault();
     if (!d.name.trim()) { toast('A slot needs a name, e.g. “Keys 1”'); return; }
-    const data: Record<string, unknown> = { slot: slot.id };
+    const data: CommandMap['slot.update'] = { slot: slot.id };
     if (d.name.trim() !== slot.name) data.name = d.name.trim();
     if (d.instrument.trim() !== (slot.instrument ?? '')) data.instrument = d.instrument.trim();
     if (d.group.trim() !== (slot.group ?? '')) data.group = d.group.trim();
@@ -135,7 +139,7 @@ function SlotEditor({ room, slot, onDone }: { room: Room; slot: SlotX; onDone: (
     if (d.pitch !== (slot.pitch ?? 'C')) data.pitch = d.pitch;
     if (Number(d.transpose) !== (slot.transpose ?? 0)) data.transpose = Number(d.transpose);
     if (Object.keys(data).length === 1) { onDone(); return; }
-    if (await run('Slot not saved', room.connection.sendFrame('slot.update', data))) { toast(`Slot “${d.name.trim()}” saved`, 'ok'); onDone(); }
+    if (await run('Slot not saved', room.send('slot.update', data))) { toast(`Slot “${d.name.trim()}” saved`, 'ok'); onDone(); }
   };
   return (
     <form class="slot-editor" data-testid="slot-editor" onSubmit={save}>

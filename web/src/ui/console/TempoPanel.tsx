@@ -4,7 +4,8 @@ import { useStore } from '../../store';
 import type { Room } from '../../room';
 import { DEFINITIONS } from '../../protocol.gen';
 import { BeatIndicator, ClickControls } from '../common';
-import { fmtBpm, run, sendLoose } from './util';
+import { run } from './util';
+import { fmtBpm } from '../common';
 
 const BPM_MIN = DEFINITIONS.bpm.minimum;
 const BPM_MAX = DEFINITIONS.bpm.maximum;
@@ -98,7 +99,7 @@ export function TempoPanel({ room, countIn, setCountIn }: { room: Room; countIn:
         </label>
         <label>On song change
           <select data-testid="song-countin" value={String(songCountIn)} aria-label="Count-in bars when the song changes while the click runs"
-            onChange={(e) => void run('Room setting not changed', sendLoose(room, 'room.settings', { song_count_in: Number((e.target as HTMLSelectElement).value) }))}>
+            onChange={(e) => void run('Room setting not changed', room.send('room.settings', { song_count_in: Number((e.target as HTMLSelectElement).value) }))}>
             {[0, 1, 2, 3, 4].map((n) => <option value={String(n)}>{n ? `count ${n} bar${n === 1 ? '' : 's'}` : 'no count-in'}</option>)}
           </select>
         </label>

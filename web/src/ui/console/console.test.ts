@@ -1,11 +1,11 @@
 // The console's pure pieces: reordering, accents, the song tempo a setlist item asks for,
-// shortcuts pausing while typing, cues from old and new servers, key names (the print page's
-// chords in the item key are checked end to end in e2e/console.mjs).
+// shortcuts pausing while typing (the print page's chords in the item key are checked end to
+// end in e2e/console.mjs).
 import { describe, expect, it } from 'vitest';
 import { moveItem } from './SetlistPanel';
 import { accentsFor } from './TempoPanel';
 import { songTempo, tempoMatches } from './live';
-import { currentCues, isTyping, pretty } from './util';
+import { isTyping } from './util';
 import { emptyState, type RoomState } from '../../state';
 import type { Tempo } from '../../model';
 
@@ -69,24 +69,5 @@ describe('shortcuts pause while typing', () => {
     expect(isTyping(el('INPUT', 'checkbox'))).toBe(false);
     expect(isTyping(el('BUTTON'))).toBe(false);
     expect(isTyping(null)).toBe(false);
-  });
-});
-
-describe('current cues', () => {
-  it('reads the snapshot cue list of a new server', () => {
-    const cues = [{ id: 'c1', from: 'p1', text: 'Build', color: 'orange', group: 'band', at: 1 }];
-    expect(currentCues({ ...state(), cues } as unknown as RoomState)).toEqual(cues);
-  });
-  it('shows an old server\'s last cue only while the band still sees it', () => {
-    const cue = { from: 'p1', text: 'Out', color: 'red', group: null, at: Date.now() };
-    expect(currentCues({ ...state(), cue } as unknown as RoomState)).toHaveLength(1);
-    expect(currentCues({ ...state(), cue: { ...cue, at: Date.now() - 60_000 } } as unknown as RoomState)).toHaveLength(0);
-  });
-});
-
-describe('display', () => {
-  it('shows flats and sharps as musicians write them', () => {
-    expect(pretty('Bb')).toBe('B♭');
-    expect(pretty('F#m')).toBe('F♯m');
   });
 });

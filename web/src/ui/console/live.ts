@@ -1,24 +1,22 @@
 // Moving the band: song and section changes shared by the buttons and the keyboard shortcuts.
 import { Store } from '../../store';
 import type { Room } from '../../room';
-import { currentSong, activeSetlist, type RoomState } from '../../state';
+import { currentSong, activeSetlist, itemView, type RoomState } from '../../state';
 import type { Meter, Tempo } from '../../model';
+import type { CommandMap } from '../../protocol.gen';
 import { sectionNames } from '../../chart';
-import { run, sendLoose } from './util';
+import { run } from './util';
 
-/** "Load each song's bpm and meter into the click" (off: song.current with keep_tempo). */
+/** "Load each song's bpm and meter into the click" (the server does it on song.current; off: keep_tempo). */
 export const followTempo = new Store<boolean>(true);
 
 export type SongTempo = { bpm: number | null; meter: Meter | null };
 
 /** The tempo a setlist item asks for: the item's bpm over the song's, the song's meter. */
 export function songTempo(s: RoomState, setlistId: string, index: number): SongTempo | null {
-  const item = s.setlists.find((x) => x.id === setlistId)?.items[index];
-  if (!item) return null;
-  const song = s.songs.find((x) => x.id === item.song);
-  const bpm = item.bpm ?? song?.bpm ?? null;
-  const meter = song?.meter ?? null;
-  return bpm === null && meter === null ? null : { bpm, meter };
+  const item = itemView(s, s.setlists.find((x) => x.id === setlistId), index);
+  if (!item || (item.bpm === null && item.meter === null)) return null;
+  return { bpm: item.bpm, meter: item.meter };
 }
 
 /** Whether the click already runs at the tempo a song asks for. */
@@ -29,33 +27,11 @@ export function tempoMatches(t: Tempo | null, want: SongTempo): boolean {
   return true;
 }
 
-export function tempoData(want: SongTempo): Record<string, unknown> {
-  const d: Record<string, unknown> = {};
+export function tempoData(want: SongTempo): CommandMap['tempo.set'] {
+  const d: CommandMap['tempo.set'] = {};
   if (want.bpm !== null) d.bpm = want.bpm;
-  if (want.meter) d.meter = { beats: want.meter.beats, unit: want.meter.unit };
+  if (want.meter) d.meter = want.meter as NonNullable<CommandMap['tempo.set']['meter']>; // a song's meter passed the same schema
   return d;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * COMPAT (drop once every server loads the tempo on song.current, protocol round 2): an older
- * server leaves the click at the last song's tempo, so the console sends the item's bpm and the
- * song's meter right after song.current. A newer server's tempo.anchor arrives with the song
- * change; when the click already matches nothing is sent, and a song changed again meanwhile is
- * never given a stale tempo.
- */
-async function loadTempoAfterSongChange(room: Room, setlistId: string, index: number): Promise<void> {
-  const want = songTempo(room.state.get(), setlistId, index);
-  if (!want) return;
-  for (let waited = 0; waited < 400; waited += 50) {
-    if (tempoMatches(room.state.get().tempo, want)) return;
-    await sleep(50);
-  }
-  const s = room.state.get();
-  if (s.songCurrent?.setlist !== setlistId || s.songCurrent.index !== index) return;
-  if (tempoMatches(s.tempo, want)) return;
-  await run('Could not set the tempo', room.connection.sendFrame('tempo.set', tempoData(want)));
 }
 
 /** song.current: moves the band to a song (and section); loads its tempo unless the MD keeps it. */
@@ -65,14 +41,13 @@ export async function goTo(room: Room, setlistId: string, index: number, section
   if (!list || index < 0 || index >= list.items.length) return false;
   const changes = s.songCurrent?.setlist !== setlistId || s.songCurrent?.index !== index;
   const keep = !followTempo.get();
-  const data: Record<string, unknown> = { setlist: setlistId, index };
+  const data: CommandMap['song.current'] = { setlist: setlistId, index };
   if (section) data.section = section;
   if (changes && keep) data.keep_tempo = true;
-  const ack = await run('Could not change the song', sendLoose(room, 'song.current', data, ['keep_tempo']));
+  const ack = await run('Could not change the song', room.send('song.current', data));
   if (!ack) return false;
   // The next step (a second ↓ pressed quickly) starts from this change, not from the state before it.
   if (ack.seq !== undefined) await room.waitForSeq(ack.seq, 2000).catch(() => null);
-  if (changes && !keep) await loadTempoAfterSongChange(room, setlistId, index);
   return true;
 }
 
