@@ -5,7 +5,7 @@
 // that address.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
+import { request } from './lib/net.mjs';
 import { Server } from './lib/server.mjs';
 import { Client, join } from './lib/client.mjs';
 
@@ -202,21 +202,7 @@ test('with song_count_in the song change counts in before bar 1', async () => {
 
 // ---------------------------------------------------------------- joining
 
-function exchangeFrom(localAddress, body) {
-  return new Promise((resolve, reject) => {
-    const payload = JSON.stringify(body);
-    const req = http.request({
-      host: '127.0.0.1', port: server.port, path: '/auth/exchange', method: 'POST', localAddress,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-    }, (res) => {
-      let text = '';
-      res.on('data', (d) => { text += d; });
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, json: JSON.parse(text) }));
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+const exchangeFrom = (localAddress, body) => request(server.port, '/auth/exchange', { method: 'POST', body, localAddress });
 
 let n = 0;
 const guess = (address, code) => exchangeFrom(address, { code, name: `Guest ${++n}`, device_id: `join-device-${n}-000` });

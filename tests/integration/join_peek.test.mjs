@@ -3,7 +3,7 @@
 // code costs the same per-address failed-guess budget as a wrong /auth/exchange.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
+import { request } from './lib/net.mjs';
 import { Server } from './lib/server.mjs';
 
 let server, room;
@@ -15,21 +15,7 @@ before(async () => {
 after(async () => { await server.stop(); server.cleanup(); });
 
 // Each test uses its own loopback address, so one test's wrong guesses never spend another's budget.
-function postFrom(localAddress, path, body) {
-  return new Promise((resolve, reject) => {
-    const payload = typeof body === 'string' ? body : JSON.stringify(body);
-    const req = http.request({
-      host: '127.0.0.1', port: server.port, path, method: 'POST', localAddress,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-    }, (res) => {
-      let text = '';
-      res.on('data', (d) => { text += d; });
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, json: JSON.parse(text) }));
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+const postFrom = (localAddress, path, body) => request(server.port, path, { method: 'POST', body, localAddress });
 
 let n = 0;
 const peek = (address, code) => postFrom(address, '/auth/peek', { code });
