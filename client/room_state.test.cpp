@@ -99,6 +99,18 @@ TEST(RoomState, AMoveIsAReleaseThenAnAssign) {
   EXPECT_EQ(s.participant("p2")->at("slot").as_string(), "s2");
 }
 
+TEST(RoomState, SlotOrderListsTheSlotsAsTheMdOrderedThem) {
+  auto s = snapshot();
+  EXPECT_TRUE(s.apply_event("slot.order", obj(R"({"slots":["s2","s1"]})")));
+  ASSERT_EQ(s.slots.size(), 2u);
+  EXPECT_EQ(s.slots[0].at("id").as_string(), "s2");
+  EXPECT_EQ(s.slots[1].at("id").as_string(), "s1");
+  // An order that misses a slot (it was made meanwhile) keeps that slot, after the named ones.
+  EXPECT_TRUE(s.apply_event("slot.order", obj(R"({"slots":["s1"]})")));
+  EXPECT_EQ(s.slots[0].at("id").as_string(), "s1");
+  EXPECT_EQ(s.slots[1].at("id").as_string(), "s2");
+}
+
 namespace {
 std::string texts(const json::array& cues) {
   std::string out;

@@ -19,6 +19,7 @@ constexpr std::array kTable{
     Entry{"slot.create",        true,  false, false, false},
     Entry{"slot.update",        true,  false, false, false},
     Entry{"slot.delete",        true,  false, false, false},
+    Entry{"slot.order",         true,  false, false, false},
     Entry{"slot.assign",        true,  true,  false, false},
     Entry{"slot.release",       true,  true,  false, false},
     Entry{"song.create",        true,  false, false, false},

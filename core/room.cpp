@@ -76,7 +76,8 @@ json::object Room::slot_json(const Slot& s) {
           {"transpose", s.transpose},
           {"capo", s.capo},
           {"pitch", s.pitch},
-          {"participant", str_or_null(s.participant)}};
+          {"participant", str_or_null(s.participant)},
+          {"order", s.order}};
 }
 
 Slot Room::slot_from_json(const json::object& o) {
@@ -91,6 +92,7 @@ Slot Room::slot_from_json(const json::object& o) {
   s.pitch = str_or(o, "pitch", "C");
   if (s.pitch != "Bb" && s.pitch != "Eb" && s.pitch != "F") s.pitch = "C";
   s.participant = str_or(o, "participant");
+  if (const auto* n = o.if_contains("order"); n && n->is_number()) s.order = static_cast<int>(n->to_number<std::int64_t>());
   return s;
 }
 
@@ -237,10 +239,32 @@ Outcome Room::plan_slot(const Actor& actor, const Command& cmd) const {
     if (const auto* t = d.if_contains("transpose")) s.transpose = static_cast<int>(t->to_number<std::int64_t>());
     if (const auto* c = d.if_contains("capo")) s.capo = static_cast<int>(c->to_number<std::int64_t>());
     s.pitch = str_or(d, "pitch", "C");
+    for (const auto& x : slots_) s.order = std::max(s.order, x.order + 1);
     if (std::any_of(slots_.begin(), slots_.end(), [&](const Slot& x) { return x.name == s.name; }))
       fail(ErrorCode::conflict, "a slot named \"" + s.name + "\" already exists: pick another name");
     out.event_data = {{"slot", slot_json(s)}};
     out.mutations.push_back(put("slot", s.id, slot_json(s)));
+    return out;
+  }
+  if (cmd.type == "slot.order") {
+    // The whole list in its new order: a list that names a slot twice or misses one would leave
+    // the MD's screen and the band's in two orders.
+    const auto& ids = d.at("slots").as_array();
+    const std::string how = "send every slot of the room once, in the new order (the room has " + std::to_string(slots_.size()) + " slots)";
+    if (ids.size() != slots_.size()) fail(ErrorCode::bad_request, "slot.order lists " + std::to_string(ids.size()) + " slots: " + how);
+    json::array order;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      std::string id(ids[i].as_string());
+      const Slot* sl = find_slot(id);
+      if (!sl) fail(ErrorCode::not_found, "no slot " + id + " in this room: " + how);
+      for (std::size_t j = 0; j < i; ++j)
+        if (ids[j].as_string() == id) fail(ErrorCode::bad_request, "slot " + sl->name + " is listed twice: " + how);
+      Slot moved = *sl;
+      moved.order = static_cast<int>(i);
+      if (moved.order != sl->order) out.mutations.push_back(put("slot", id, slot_json(moved)));
+      order.push_back(json::string(id));
+    }
+    out.event_data = {{"slots", order}};
     return out;
   }
   std::string sid(d.at("slot").as_string());
@@ -782,6 +806,7 @@ void Room::apply_mutation(const Mutation& m) {
   } else if (m.kind == "slot") {
     if (m.value) upsert(slots_, slot_from_json(*m.value));
     else erase(slots_);
+    std::stable_sort(slots_.begin(), slots_.end(), [](const Slot& a, const Slot& b) { return a.order < b.order; });
   } else if (m.kind == "song") {
     if (m.value) upsert(songs_, *m.value);
     else erase(songs_);

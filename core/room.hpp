@@ -37,6 +37,7 @@ struct Slot {
   int capo = 0;              // guitar capo 0..7: shapes read this many semitones lower
   std::string pitch = "C";   // the instrument's transposition: C (concert), Bb, Eb or F
   std::string participant;  // empty = free
+  int order = 0;            // position in the MD's slot list (slot.order); ties keep creation order
 };
 
 struct SongCurrent {

@@ -489,3 +489,24 @@ TEST_F(RoomTest, AChartsKeyTempoAndTimeFillTheSongWhereNotSet) {
   auto updated = cmd("md1", "song.update", {{"id", id}, {"chordpro", "{key: Bb}\n[Bb]Hi"}}).event_data.at("song").as_object();
   EXPECT_EQ(updated.at("key"), "Bb");
 }
+
+TEST_F(RoomTest, SlotOrderIsTheMdsWholeListAndEveryReaderKeepsIt) {
+  auto keys = new_slot("Keys"), drums = new_slot("Drums"), bass = new_slot("Bass");
+  auto out = cmd("md1", "slot.order", {{"slots", json::array{bass, keys, drums}}});
+  EXPECT_EQ(out.event_data.at("slots"), (json::array{bass, keys, drums}));
+  std::vector<std::string> names;
+  for (const auto& s : room_.slots()) names.push_back(s.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"Bass", "Keys", "Drums"}));
+  // A slot made afterwards goes last; the snapshot lists them in that order.
+  new_slot("Vox");
+  const auto whole = room_.snapshot();
+  const auto& snap = whole.at("slots").as_array();
+  ASSERT_EQ(snap.size(), 4u);
+  EXPECT_EQ(snap[0].at("name"), "Bass");
+  EXPECT_EQ(snap[3].at("name"), "Vox");
+  // A partial list, a doubled slot or a stranger's id changes nothing and says what to send.
+  EXPECT_EQ(fails("md1", "slot.order", {{"slots", json::array{keys, drums}}}), ErrorCode::bad_request);
+  EXPECT_EQ(fails("md1", "slot.order", {{"slots", json::array{keys, keys, drums, bass}}}), ErrorCode::bad_request);
+  EXPECT_EQ(fails("md1", "slot.order", {{"slots", json::array{keys, drums, bass, "sl-nope"}}}), ErrorCode::not_found);
+  EXPECT_EQ(room_.slots().front().name, "Bass");
+}

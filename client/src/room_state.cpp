@@ -113,6 +113,18 @@ bool RoomState::apply_event(std::string_view type, const json::object& data) {
       upsert(slots, *s);
       set_holder(slots, participants, *s);
     }
+  } else if (type == "slot.order") {
+    // The MD's new order; a slot the list does not name stays, after the named ones.
+    if (const auto* ids = data.if_contains("slots"); ids && ids->is_array()) {
+      boost::json::array sorted;
+      for (const auto& id : ids->as_array())
+        for (auto& sl : slots)
+          if (id.is_string() && string_at(sl.as_object(), "id") == id.as_string()) sorted.push_back(sl);
+      for (const auto& sl : slots)
+        if (std::none_of(sorted.begin(), sorted.end(), [&](const boost::json::value& x) { return string_at(x.as_object(), "id") == string_at(sl.as_object(), "id"); }))
+          sorted.push_back(sl);
+      slots = std::move(sorted);
+    }
   } else if (type == "slot.delete") {
     const auto id = string_at(data, "slot");
     erase(slots, id);

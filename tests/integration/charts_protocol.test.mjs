@@ -121,9 +121,23 @@ test('a tech may cue and clear the tech group only, and is told so', async () =>
   await tech.ok('cue.clear', { group: 'tech' });
 });
 
-test('the current cue and every slot\'s capo and pitch survive a server restart', async () => {
+test('the current cue, the MD\'s slot order and every slot\'s capo and pitch survive a server restart', async () => {
   const { event } = await md.ok('cue', { text: 'Last song', color: 'purple' });
+  // The MD turns the slot list around; the band gets the order, a bad list changes nothing.
+  const ids = (await freshSnapshot(mu.session)).slots.map((s) => s.id);
+  assert.ok(ids.length >= 2, 'the earlier tests made slots');
+  const reversed = [...ids].reverse();
+  const from = mu.messages.length;
+  const { reply } = await md.ok('slot.order', { slots: reversed });
+  const seen = await mu.waitFor((m) => m.type === 'slot.order' && m.seq === reply.seq, { from, what: 'slot.order at the musician' });
+  assert.deepEqual(seen.data.slots, reversed);
+  const partial = await md.cmd('slot.order', { slots: reversed.slice(1) });
+  assert.equal(partial.type, 'error');
+  assert.equal(partial.code, 'bad_request');
+  assert.match(partial.message, /send every slot of the room once/);
+  assert.equal((await mu.cmd('slot.order', { slots: ids })).code, 'forbidden');
   const before = await freshSnapshot(mu.session);
+  assert.deepEqual(before.slots.map((s) => s.id), reversed, 'a reload lists the slots in the MD\'s order');
   await server.stop();
   await server.start({ port: server.port });
   const snap = await freshSnapshot(mu.session);

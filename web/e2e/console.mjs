@@ -288,6 +288,26 @@ async function main() {
     check(/B♭ instrument · capo 2/.test(await md.page.innerText(`${tid('slot-row')}[data-slot="Keys 1"] ${tid('slot-reads')}`)), 'the slot table does not say "B♭ instrument · capo 2"');
   });
 
+  await step('slots reorder by drag and drop and by ↓ (slot.order); Ben and a reload see the new order', async () => {
+    const rows = async () => (await md.page.locator(tid('slot-row')).evaluateAll((els) => els.map((e) => e.dataset.slot)));
+    const bens = async () => (await state(ben)).slots.map((x) => x.name).join();
+    check((await rows()).join() === 'Keys 1,Drums', `the slots start as Keys 1, Drums (they are ${await rows()})`);
+    await md.page.locator('.slots-table').evaluate((el) => el.scrollIntoView({ block: 'center' }));
+    const h = await md.page.locator(`${tid('slot-row')}[data-slot="Keys 1"] ${tid('slot-drag')}`).boundingBox();
+    const t = await md.page.locator(`${tid('slot-row')}[data-slot="Drums"]`).boundingBox();
+    await md.page.mouse.move(h.x + h.width / 2, h.y + h.height / 2);
+    await md.page.mouse.down();
+    for (let i = 1; i <= 12; i++) await md.page.mouse.move(h.x + h.width / 2, h.y + h.height / 2 + ((t.y + t.height * 0.8) - (h.y + h.height / 2)) * i / 12);
+    await sleep(200);
+    await md.page.mouse.up();
+    await waitFor(async () => (await bens()) === 'Drums,Keys 1', `Ben to get Drums, Keys 1 (he has ${await bens()})`);
+    await waitFor(async () => (await rows()).join() === 'Drums,Keys 1', 'the console to show Drums, Keys 1');
+    await md.page.click(`${tid('slot-row')}[data-slot="Drums"] ${tid('slot-down')}`);
+    await waitFor(async () => (await bens()) === 'Keys 1,Drums', 'Ben to get Keys 1, Drums from the ↓ button');
+    await md.page.reload();
+    await waitFor(async () => (await rows()).join() === 'Keys 1,Drums', 'the order to survive a reload of the console');
+  });
+
   await step('QR panel follows a rotation made with `downbeatd room codes --rotate` while serving', async () => {
     await md.page.click(tid('qr-role-musician'));
     await waitFor(async () => (await md.page.innerText(tid('qr-url'))).endsWith(`/j/${codes.musician}`), 'the musician QR');

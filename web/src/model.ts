@@ -13,7 +13,7 @@ export type Pitch = 'C' | 'Bb' | 'Eb' | 'F';
  */
 export type Slot = {
   id: string; name: string; instrument: string | null; group: string | null;
-  transpose: number | null; capo?: number; pitch?: Pitch; participant: string | null;
+  transpose: number | null; capo?: number; pitch?: Pitch; participant: string | null; order?: number;
 };
 export type Song = {
   id: string; title: string; artist: string | null; key: string | null;
@@ -60,6 +60,7 @@ export interface EventDataMap {
   'slot.create': { slot: Slot };
   'slot.update': { slot: Slot };
   'slot.delete': { slot: string };
+  'slot.order': { slots: string[] };
   'slot.assign': { slot: Slot };
   'slot.release': { slot: Slot };
   'song.create': { song: Song };

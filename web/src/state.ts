@@ -122,6 +122,12 @@ function applyEvent(state: RoomState, ev: ServerEvent, now: number): RoomState {
       });
       return { ...state, slots, participants };
     }
+    case 'slot.order': {
+      // The MD's new order; a slot the list does not name stays, after the named ones.
+      const ids = ev.data.slots;
+      const named = ids.map((id) => state.slots.find((sl) => sl.id === id)).filter((sl): sl is Slot => !!sl);
+      return { ...state, slots: [...named, ...state.slots.filter((sl) => !ids.includes(sl.id))] };
+    }
     case 'slot.delete': {
       const id = ev.data.slot;
       return {

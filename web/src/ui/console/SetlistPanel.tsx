@@ -1,6 +1,6 @@
 // Setlist editor: drag a song by its handle (SortableJS) or use ↑ ↓; per item key / bpm / notes override.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import Sortable from 'sortablejs';
+import { Grip, moveItem, useSortable } from './sortable';
 import { useStore } from '../../store';
 import type { Room } from '../../room';
 import { activeSetlist } from '../../state';
@@ -18,13 +18,6 @@ const BPM_MIN = DEFINITIONS.bpm.minimum;
 const BPM_MAX = DEFINITIONS.bpm.maximum;
 
 /** Moves one element of a list (for drag and drop and the ↑ ↓ buttons). */
-export function moveItem<T>(list: T[], from: number, to: number): T[] {
-  if (from === to || from < 0 || to < 0 || from >= list.length || to >= list.length) return list;
-  const copy = list.slice();
-  const [x] = copy.splice(from, 1);
-  copy.splice(to, 0, x);
-  return copy;
-}
 
 export function SetlistPanel({ room, onPrint }: { room: Room; onPrint: (id: string) => void }) {
   const s = useStore(room.state, (x) => x);
@@ -55,22 +48,7 @@ export function SetlistPanel({ room, onPrint }: { room: Room; onPrint: (id: stri
   const move = (from: number, to: number) => change(() => setItems((cur) => moveItem(cur, from, to)));
   const patch = (i: number, p: Partial<SetlistItem>) => change(() => setItems((cur) => cur.map((x, j) => (j === i ? { ...x, ...p } : x))));
 
-  useEffect(() => {
-    if (!listRef.current) return;
-    const sortable = Sortable.create(listRef.current, {
-      handle: '.drag-handle', animation: 150, forceFallback: true, fallbackTolerance: 4,
-      ghostClass: 'drag-ghost', chosenClass: 'drag-chosen', dragClass: 'drag-drag',
-      onEnd: (e) => {
-        const from = e.oldDraggableIndex, to = e.newDraggableIndex;
-        // Put the node back where Preact left it; the new order comes from the state below.
-        const parent = e.from;
-        parent.removeChild(e.item);
-        parent.insertBefore(e.item, parent.children[from ?? 0] ?? null);
-        if (from !== undefined && to !== undefined && from !== to) move(from, to);
-      },
-    });
-    return () => sortable.destroy();
-  }, [editing]);
+  useSortable(listRef, move, [editing]);
 
   const save = async () => {
     for (const it of items) {
@@ -178,14 +156,6 @@ export function SetlistPanel({ room, onPrint }: { room: Room; onPrint: (id: stri
   );
 }
 
-/** Six dots: the drag handle (an SVG, so no font needs a glyph for it). */
-function Grip() {
-  return (
-    <svg viewBox="0 0 12 18" width="14" height="21" aria-hidden="true">
-      {[3, 9].flatMap((x) => [3, 9, 15].map((y) => <circle cx={x} cy={y} r="1.7" fill="currentColor" />))}
-    </svg>
-  );
-}
 
 /** GET /api/room/setlists/<id>/export.chordpro with the MD's token, saved as a file. */
 function ExportLink({ room, setlist, title }: { room: Room; setlist: string; title: string }) {

@@ -1,6 +1,7 @@
 // Slots: create, edit (slot.update: name, instrument, group, capo, pitch, transpose), assign with a
 // move confirmation when the person already holds another slot.
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
+import { Grip, moveItem, useSortable } from './sortable';
 import { useStore } from '../../store';
 import type { Room } from '../../room';
 import { CommandError } from '../../connection';
@@ -26,6 +27,14 @@ export function SlotsPanel({ room }: { room: Room }) {
   const [ask, setAsk] = useState<Ask | null>(null);
   const people = s.participants.filter((p) => p.role !== 'viewer');
   const slots = s.slots;
+  const bodyRef = useRef<HTMLTableSectionElement>(null);
+  // The order every screen lists the slots in: sent at once, as the server keeps it (slot.order).
+  const reorder = (from: number, to: number) => {
+    const ids = room.state.get().slots.map((x) => x.id);
+    const next = moveItem(ids, from, to);
+    if (next !== ids) void run('Slots not reordered', room.send('slot.order', { slots: next }));
+  };
+  useSortable(bodyRef, reorder, []);
 
   const create = async (e: Event) => {
     e.preventDefault();
@@ -72,12 +81,17 @@ export function SlotsPanel({ room }: { room: Room }) {
         </div>
       )}
       <div class="table-wrap"><table class="table slots-table">
-        <thead><tr><th>Slot</th><th>Instrument</th><th>Group</th><th>Reads</th><th>Who</th><th /></tr></thead>
-        <tbody>
-          {slots.map((sl) => editing === sl.id ? (
-            <tr data-testid="slot-row" data-slot={sl.name} class="editing"><td colSpan={6}><SlotEditor room={room} slot={sl} onDone={() => setEditing(null)} /></td></tr>
+        <thead><tr><th aria-label="Order" /><th>Slot</th><th>Instrument</th><th>Group</th><th>Reads</th><th>Who</th><th /></tr></thead>
+        <tbody ref={bodyRef}>
+          {slots.map((sl, i) => editing === sl.id ? (
+            <tr data-testid="slot-row" data-slot={sl.name} class="editing"><td colSpan={7}><SlotEditor room={room} slot={sl} onDone={() => setEditing(null)} /></td></tr>
           ) : (
             <tr data-testid="slot-row" data-slot={sl.name}>
+              <td class="slot-order">
+                <span class="drag-handle" data-testid="slot-drag" aria-hidden="true" title="Drag to reorder"><Grip /></span>
+                <button class="btn icon-btn" aria-label={`Move ${sl.name} up`} data-testid="slot-up" onClick={() => reorder(i, i - 1)} disabled={i === 0}>↑</button>
+                <button class="btn icon-btn" aria-label={`Move ${sl.name} down`} data-testid="slot-down" onClick={() => reorder(i, i + 1)} disabled={i === slots.length - 1}>↓</button>
+              </td>
               <td><b>{sl.name}</b></td>
               <td>{sl.instrument ?? ''}</td>
               <td>{sl.group ?? ''}</td>
@@ -95,7 +109,7 @@ export function SlotsPanel({ room }: { room: Room }) {
               </td>
             </tr>
           ))}
-          {slots.length === 0 && <tr><td colSpan={6} class="muted">No slots yet: add “Keys”, “Drums”, “Vox 1”…</td></tr>}
+          {slots.length === 0 && <tr><td colSpan={7} class="muted">No slots yet: add “Keys”, “Drums”, “Vox 1”…</td></tr>}
         </tbody>
       </table></div>
       <form class="row wrap" onSubmit={create}>

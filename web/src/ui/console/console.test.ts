@@ -2,7 +2,7 @@
 // shortcuts pausing while typing (the print page's chords in the item key are checked end to
 // end in e2e/console.mjs).
 import { describe, expect, it } from 'vitest';
-import { moveItem } from './SetlistPanel';
+import { moveItem } from './sortable';
 import { accentsFor } from './TempoPanel';
 import { songTempo, tempoMatches } from './live';
 import { isTyping } from './util';
