@@ -1,5 +1,7 @@
 #include "server/net/http_server.hpp"
 
+#include <charconv>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -486,7 +488,17 @@ asio::awaitable<void> HttpServer::http_loop(Stream stream, std::string address, 
       if (song_upload) {
         auto url = boost::urls::parse_origin_form(parser.get().target());
         std::string name = url ? query_param(*url, "name") : std::string();
-        auto length = parser.content_length();
+        // A Content-Length over the limit stops the parser inside the header: content_length()
+        // is only defined once the header is done, so read the field as it came.
+        std::optional<std::uint64_t> length;
+        if (parser.is_header_done()) {
+          if (auto l = parser.content_length()) length = *l;
+        } else {
+          auto field = parser.get()[http::field::content_length];
+          std::uint64_t n = 0;
+          if (auto [p, e] = std::from_chars(field.data(), field.data() + field.size(), n); e == std::errc() && p == field.data() + field.size() && !field.empty())
+            length = n;
+        }
         message = "file " + (name.empty() ? std::string("(upload)") : name) +
                   (length ? " is " + std::to_string((*length + 1023) / 1024) + " KiB" : std::string(" is too big")) + "; the limit is " +
                   std::to_string(importer::kMaxFileBytes / 1024) + " KiB per file: is it a song? split a big collection into several files";
