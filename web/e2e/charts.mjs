@@ -14,7 +14,7 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Fail, check, sleep, waitFor as waitUntil } from '../../tests/integration/lib/wait.mjs';
-import { webDir, serverBin, chromiumPath, shotsDir, checkSetup, createRoom, serve, serverLogTail, text, expectText } from './harness.mjs';
+import { webDir, serverBin, chromiumPath, shotsDir, checkSetup, createRoom, serve, serverLogTail, text, expectText, joinRoom, hook, send } from './harness.mjs';
 
 
 const T = 10_000;
@@ -82,17 +82,6 @@ async function newPage(browser, name, size, mobile) {
   return { name, context, page };
 }
 
-async function joinRoom(p, base, code, name) {
-  await p.page.goto(`${base}/j/${code}`);
-  await p.page.fill('[data-testid="join-name"]', name);
-  await p.page.click('[data-testid="join-submit"]');
-  await expectText(p.page, 'conn-status', 'Live', `${p.name} after joining`);
-  p.id = await waitFor(() => p.page.evaluate(() => window.__downbeat?.state().me), `${p.name}: its participant id`);
-}
-
-const hook = (p, expr, arg) => p.page.evaluate(expr, arg);
-/** A command from the MD's page (the same socket the console uses); resolves to the ack or {error}. */
-const send = (md, type, data) => hook(md, ([t, d]) => window.__downbeat.send(t, d), [type, data]);
 async function mustSend(md, type, data) {
   const r = await send(md, type, data);
   check(!r?.error, `${type} ${JSON.stringify(data)} was refused: ${JSON.stringify(r?.error)}`);

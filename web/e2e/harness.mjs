@@ -63,3 +63,17 @@ export async function expectText(page, testid, expected, who, timeout = 10_000) 
   }, `${who}: [${testid}] to show ${expected}`, timeout)
     .catch(async (e) => { throw new Fail(`${e.message}; now shows ${JSON.stringify(await text(page, testid))}`); });
 }
+
+/** Joins `p` ({name, page}) by the QR link with `name`; waits for "Live" and sets `p.id`. */
+export async function joinRoom(p, base, code, name) {
+  await p.page.goto(`${base}/j/${code}`);
+  await p.page.fill('[data-testid="join-name"]', name);
+  await p.page.click('[data-testid="join-submit"]');
+  await expectText(p.page, 'conn-status', 'Live', `${p.name} after joining`);
+  p.id = await waitFor(() => p.page.evaluate(() => window.__downbeat?.state().me), `${p.name}: its participant id`, 10_000);
+}
+
+/** Runs `expr(arg)` in the page of `p`. */
+export const hook = (p, expr, arg) => p.page.evaluate(expr, arg);
+/** A command from the page's own socket (window.__downbeat.send); resolves to the ack or {error}. */
+export const send = (p, type, data) => hook(p, ([t, d]) => window.__downbeat.send(t, d), [type, data]);

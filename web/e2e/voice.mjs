@@ -14,7 +14,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Fail, check, sleep, waitFor as waitUntil } from '../../tests/integration/lib/wait.mjs';
-import { webDir, serverBin, chromiumPath, checkSetup, createRoom, serve, serverLogTail, text, expectText } from './harness.mjs';
+import { webDir, serverBin, chromiumPath, checkSetup, createRoom, serve, serverLogTail, text, expectText, joinRoom, hook, send } from './harness.mjs';
 
 const webRoot = resolve(process.env.E2E_WEB_ROOT ?? join(webDir, 'dist'));
 
@@ -155,16 +155,6 @@ async function newPage(browser, name, viewport) {
   return p;
 }
 
-async function joinRoom(p, base, code, name) {
-  await p.page.goto(`${base}/j/${code}`);
-  await p.page.fill('[data-testid="join-name"]', name);
-  await p.page.click('[data-testid="join-submit"]');
-  await expectText(p.page, 'conn-status', 'Live', `${p.name} after joining`);
-  p.id = await waitFor(() => p.page.evaluate(() => window.__downbeat?.state().me), `${p.name}: its participant id`);
-}
-
-const hook = (p, expr, arg) => p.page.evaluate(expr, arg);
-const send = (p, type, data) => hook(p, ([t, d]) => window.__downbeat.send(t, d), [type, data]);
 
 // ---- listening: our own analysers on the app's audio tap -----------------------------------
 
