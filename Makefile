@@ -4,7 +4,7 @@ JOBS ?= $(shell nproc)
 DATA_DIR ?= ./var
 LISTEN ?= 0.0.0.0:8443
 
-.PHONY: deps build run test asan fuzz clean
+.PHONY: deps build run test test-dev asan fuzz clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -16,11 +16,16 @@ build: deps
 run: build
 	./build/bin/downbeatd serve --data-dir $(DATA_DIR) --listen $(LISTEN)
 
+# Every test: the dev suite, then the unit / integration / fuzz-replay tests under ASan + UBSan.
 test: build
+	@JOBS=$(JOBS) bash scripts/test.sh
+
+# The dev suite alone (quicker while working).
+test-dev: build
 	@ctest --preset $(PRESET) -j $(JOBS)
 
 asan: deps
-	cmake --preset asan >/dev/null && cmake --build --preset asan -j $(JOBS) && ctest --preset asan -j $(JOBS)
+	cmake --preset asan >/dev/null && cmake --build --preset asan -j $(JOBS) && ctest --preset asan -j $(JOBS) -LE bench
 
 # libFuzzer targets (clang, ASan + UBSan), each run briefly on a scratch copy of its corpus;
 # long runs: fuzz/campaign.sh (bench/fuzz/REPORT.md).
