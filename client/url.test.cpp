@@ -40,3 +40,20 @@ TEST(Url, RejectsWhatIsNotAServer) {
   EXPECT_FALSE(parse_join_target("https://h:1/nope"));
   EXPECT_FALSE(parse_join_target(""));
 }
+
+TEST(Url, JoinLinksAsPhonesAndPrintersMangleThem) {
+  auto t = parse_join_target("HTTPS://Band.Local:8443/j/AbC123?utm=x#top");
+  ASSERT_TRUE(t && t->server);
+  EXPECT_TRUE(t->server->secure);
+  EXPECT_EQ(t->server->port, "8443");
+  EXPECT_EQ(t->code, "AbC123");
+  auto enc = parse_join_target("http://10.0.0.5:8080/j/AbC%31");
+  ASSERT_TRUE(enc);
+  EXPECT_EQ(enc->code, "AbC1");  // percent-encoding is undone (a QR reader may escape)
+  EXPECT_FALSE(parse_join_target("https://h:1/j/"));
+  EXPECT_FALSE(parse_join_target("https://h:1/j"));
+  EXPECT_FALSE(parse_server_url("http://h:"));
+  EXPECT_FALSE(parse_server_url("http://h:8a"));
+  EXPECT_FALSE(parse_server_url("http://[::1"));
+  EXPECT_FALSE(parse_server_url("not a url"));
+}

@@ -4,6 +4,7 @@
 
 #include "downbeat/error.hpp"
 #include "net.hpp"
+#include "server/auth/crypto.hpp"  // base64url over OpenSSL, the one the server signs with
 
 namespace downbeat {
 namespace {
@@ -27,33 +28,6 @@ Session parse_session(const detail::HttpReply& reply) {
   return session;
 }
 
-int decode64(char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '-' || c == '+') return 62;
-  if (c == '_' || c == '/') return 63;
-  return -1;
-}
-
-std::optional<std::string> base64url_decode(std::string_view in) {
-  std::string out;
-  unsigned bits = 0;
-  int nbits = 0;
-  for (char c : in) {
-    if (c == '=') break;
-    const int v = decode64(c);
-    if (v < 0) return std::nullopt;
-    bits = (bits << 6) | static_cast<unsigned>(v);
-    nbits += 6;
-    if (nbits >= 8) {
-      nbits -= 8;
-      out.push_back(static_cast<char>((bits >> nbits) & 0xffu));
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 Session exchange_code(const ServerUrl& server, std::string_view code, std::string_view name, std::string_view device_id,
@@ -73,7 +47,7 @@ std::optional<int64_t> jwt_expiry(std::string_view jwt) {
   if (first == std::string_view::npos) return std::nullopt;
   const auto second = jwt.find('.', first + 1);
   if (second == std::string_view::npos) return std::nullopt;
-  auto payload = base64url_decode(jwt.substr(first + 1, second - first - 1));
+  auto payload = server::base64url_decode(jwt.substr(first + 1, second - first - 1));
   if (!payload) return std::nullopt;
   boost::system::error_code ec;
   auto claims = boost::json::parse(*payload, ec);

@@ -3,6 +3,8 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
+#include <boost/url/encode.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -39,20 +41,6 @@ namespace {
 using plain_ws = websocket::stream<beast::tcp_stream>;
 using tls_ws = websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
 
-std::string url_encode(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
 
 std::optional<int64_t> int_at(const json::object& o, std::string_view key) {
   auto* v = o.if_contains(key);
@@ -467,7 +455,7 @@ struct Client::Impl {
 
   std::string ws_target() const {
     std::lock_guard lock(mu_);
-    std::string target = "/ws?token=" + url_encode(tokens_.token);
+    std::string target = "/ws?token=" + boost::urls::encode(tokens_.token, boost::urls::unreserved_chars);
     if (resume_) target += "&since=" + std::to_string(state_.seq);
     return target;
   }

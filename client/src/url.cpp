@@ -1,21 +1,18 @@
 #include "downbeat/url.hpp"
 
-#include <algorithm>
-#include <cctype>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <charconv>
 
 namespace downbeat {
 namespace {
 
-bool all_digits(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
-}
-
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(s[i])) != prefix[i]) return false;
-  }
-  return true;
+// Boost.URL parses; this only decides what a Downbeat server address may be.
+bool valid_port(std::string_view port) {
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  return ec == std::errc{} && end == port.data() + port.size() && port.size() <= 5 && value <= 65535;
 }
 
 }  // namespace
@@ -27,44 +24,43 @@ std::string ServerUrl::host_header() const {
 
 std::string ServerUrl::http_base() const { return std::string(secure ? "https://" : "http://") + host_header(); }
 
-std::optional<ServerUrl> parse_server_url(std::string_view text) {
+namespace {
+
+std::optional<ServerUrl> from_view(const boost::urls::url_view& u) {
   ServerUrl url;
-  std::string_view rest;
-  if (starts_with_ci(text, "https://")) {
-    url.secure = true, rest = text.substr(8);
-  } else if (starts_with_ci(text, "wss://")) {
-    url.secure = true, rest = text.substr(6);
-  } else if (starts_with_ci(text, "http://")) {
-    rest = text.substr(7);
-  } else if (starts_with_ci(text, "ws://")) {
-    rest = text.substr(5);
-  } else {
-    return std::nullopt;
+  switch (u.scheme_id()) {
+    case boost::urls::scheme::https:
+    case boost::urls::scheme::wss: url.secure = true; break;
+    case boost::urls::scheme::http:
+    case boost::urls::scheme::ws: break;
+    default: return std::nullopt;
   }
-  const auto path_at = rest.find_first_of("/?#");
-  std::string_view authority = rest.substr(0, path_at);
-  if (authority.find('@') != std::string_view::npos) return std::nullopt;  // no credentials in URLs
-  std::string_view host;
-  std::string_view port;
-  if (!authority.empty() && authority.front() == '[') {
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    host = authority.substr(1, close - 1);
-    const auto after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return std::nullopt;
-      port = after.substr(1);
-    }
-  } else {
-    const auto colon = authority.rfind(':');
-    host = authority.substr(0, colon);
-    if (colon != std::string_view::npos) port = authority.substr(colon + 1);
+  if (!u.has_authority() || u.has_userinfo()) return std::nullopt;  // no credentials in URLs
+  // Boost 1.81 reads "http://h:8a" as port 8 and path "a"; after an authority a path starts with '/'.
+  if (!u.encoded_path().empty() && !u.encoded_path().starts_with('/')) return std::nullopt;
+  switch (u.host_type()) {
+    case boost::urls::host_type::ipv4:
+    case boost::urls::host_type::ipv6: url.host = u.host_address(); break;
+    case boost::urls::host_type::name: url.host = u.host(); break;
+    default: return std::nullopt;
   }
-  if (host.empty()) return std::nullopt;
-  if (!port.empty() && (!all_digits(port) || port.size() > 5 || std::stoi(std::string(port)) > 65535)) return std::nullopt;
-  url.host = std::string(host);
-  url.port = port.empty() ? (url.secure ? "443" : "80") : std::string(port);
+  if (url.host.empty()) return std::nullopt;
+  if (u.has_port()) {
+    if (u.port().empty()) return std::nullopt;
+    if (!valid_port(u.port())) return std::nullopt;
+    url.port = std::string(u.port());
+  } else {
+    url.port = url.secure ? "443" : "80";
+  }
   return url;
+}
+
+}  // namespace
+
+std::optional<ServerUrl> parse_server_url(std::string_view text) {
+  auto u = boost::urls::parse_uri_reference(text);
+  if (!u || !u->has_scheme()) return std::nullopt;
+  return from_view(*u);
 }
 
 std::optional<JoinTarget> parse_join_target(std::string_view link_or_code) {
@@ -72,14 +68,17 @@ std::optional<JoinTarget> parse_join_target(std::string_view link_or_code) {
   if (link_or_code.find("://") == std::string_view::npos) {
     target.code = std::string(link_or_code);
   } else {
-    target.server = parse_server_url(link_or_code);
+    auto u = boost::urls::parse_uri_reference(link_or_code);
+    if (!u || !u->has_scheme()) return std::nullopt;
+    target.server = from_view(*u);
     if (!target.server) return std::nullopt;
     // The code is the path segment after /j/ (the link the server prints and draws as a QR code).
-    const auto at = link_or_code.find("/j/");
-    if (at == std::string_view::npos) return std::nullopt;
-    auto code = link_or_code.substr(at + 3);
-    code = code.substr(0, code.find_first_of("/?#"));
-    target.code = std::string(code);
+    auto segs = u->segments();
+    for (auto it = segs.begin(); it != segs.end(); ++it) {
+      if (*it != "j") continue;
+      if (++it != segs.end()) target.code = *it;
+      break;
+    }
   }
   if (target.code.empty() || target.code.size() > 128) return std::nullopt;
   return target;

@@ -5,12 +5,16 @@
 // under DNS rebinding `Host: evil:PORT` and `Origin: http://evil:PORT` agree.
 // Pure functions over strings, so they can be fuzzed.
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <boost/url/authority_view.hpp>
+#include <boost/url/parse.hpp>
 
 namespace downbeat::server {
 
@@ -35,40 +39,45 @@ inline std::string normalize_host(std::string_view h) {
 }
 
 // "scheme://host[:port]" (a serialized origin, RFC 6454) or "host[:port]" (a Host header, with
-// `default_scheme`). nullopt for "null", paths, user info or a bad port.
+// `default_scheme`). nullopt for "null", paths, queries, user info, a percent-escaped name or a
+// bad port. Boost.URL parses; this decides what an origin may be.
 inline std::optional<OriginParts> parse_origin(std::string_view s, std::string_view default_scheme = {}) {
+  if (s.empty() || s.size() > 255) return std::nullopt;
   OriginParts out;
-  if (auto sep = s.find("://"); sep != std::string_view::npos) {
-    out.scheme = ascii_lower(s.substr(0, sep));
-    s.remove_prefix(sep + 3);
+  boost::urls::authority_view au;
+  if (s.find("://") != std::string_view::npos) {
+    auto u = boost::urls::parse_absolute_uri(s);
+    // An origin is scheme and authority only (Boost 1.81 also reads "http://h:8a" as port 8, path "a").
+    if (!u || !u->has_authority() || !u->encoded_path().empty() || u->has_query()) return std::nullopt;
+    out.scheme = ascii_lower(u->scheme());
+    au = u->authority();
   } else {
+    auto a = boost::urls::parse_authority(s);
+    if (!a) return std::nullopt;
+    au = *a;
     out.scheme = std::string(default_scheme);
   }
   if (out.scheme != "http" && out.scheme != "https") return std::nullopt;
-  if (s.empty() || s.size() > 255 || s.find_first_of("/?#@\\ \t") != std::string_view::npos) return std::nullopt;
-  std::string_view host = s, port;
-  if (s.front() == '[') {
-    auto close = s.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    host = s.substr(0, close + 1);
-    std::string_view rest = s.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') return std::nullopt;
-      port = rest.substr(1);
-    }
-  } else if (auto colon = s.find(':'); colon != std::string_view::npos) {
-    host = s.substr(0, colon);
-    port = s.substr(colon + 1);
-    if (port.empty()) return std::nullopt;
+  if (au.has_userinfo()) return std::nullopt;
+  std::string host;
+  switch (au.host_type()) {
+    case boost::urls::host_type::ipv4: host = au.host_address(); break;
+    case boost::urls::host_type::ipv6: host = "[" + std::string(au.host_address()) + "]"; break;
+    case boost::urls::host_type::name:
+      if (au.encoded_host().find('%') != boost::core::string_view::npos) return std::nullopt;
+      host = au.encoded_host();
+      break;
+    default: return std::nullopt;
   }
-  if (host.empty() || host == "[]") return std::nullopt;
-  if (port.empty()) {
-    out.port = out.scheme == "https" ? 443 : 80;
-  } else {
-    if (port.size() > 5 || !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) return std::nullopt;
-    unsigned long p = std::stoul(std::string(port));
-    if (p == 0 || p > 65535) return std::nullopt;
+  if (au.has_port()) {
+    std::string_view port = au.port();
+    unsigned p = 0;
+    auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+    if (port.empty() || port.size() > 5 || ec != std::errc{} || end != port.data() + port.size() || p == 0 || p > 65535)
+      return std::nullopt;
     out.port = static_cast<std::uint16_t>(p);
+  } else {
+    out.port = out.scheme == "https" ? 443 : 80;
   }
   out.host = normalize_host(host);
   if (out.host.empty() || out.host == "[]") return std::nullopt;  // "https://." is no host (found by fuzz_headers)
