@@ -7,6 +7,7 @@ import type { Slot, LinkReport } from '../model';
 import { transposeKeyFor, type Pitch } from '../chart';
 import { pttTo, targetLabel, personLabel } from '../voice/targets';
 import { isWeak } from '../voice/stats';
+import { Calibrate } from './Calibrate';
 
 export function fmtMs(us: number | undefined | null, digits = 1): string {
   if (us === undefined || us === null || !Number.isFinite(us)) return '—';
@@ -217,6 +218,7 @@ export function ClickControls({ room }: { room: Room }) {
           <input type="range" min="0" max="1" step="0.05" value={settings.volume} data-testid="click-volume"
             onInput={(e) => room.updateSettings({ volume: Number((e.target as HTMLInputElement).value) })} />
         </label>
+        <Calibrate room={room} />
         <label>Latency offset (ms) <small class="muted">raise if your click sounds late (Bluetooth: ~150)</small>
           <input type="number" min="-500" max="500" step="1" value={settings.latencyMs} data-testid="click-latency"
             onChange={(e) => room.updateSettings({ latencyMs: Math.max(-500, Math.min(500, Number((e.target as HTMLInputElement).value) || 0)) })} />
