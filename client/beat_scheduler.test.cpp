@@ -26,24 +26,26 @@ TEST(BeatScheduler, BeatsFollowTheAnchorMathMappedToLocalTime) {
   const int64_t offset = -3'500'000;  // this device's clock is 3.5 s behind the room's
   auto beats = schedule_beats(tempo, 10'000'000, 12'000'001, [&](int64_t t) { return t + offset; });
   ASSERT_EQ(beats.size(), 5u);
+  // 120 bpm: a beat every 500 ms from the anchor, by hand.
+  const int64_t want_server[] = {10'000'000, 10'500'000, 11'000'000, 11'500'000, 12'000'000};
   for (std::size_t k = 0; k < beats.size(); ++k) {
-    EXPECT_EQ(beats[k].server_us, core::beat_time(tempo, static_cast<int64_t>(k)));
-    EXPECT_EQ(beats[k].local_us, beats[k].server_us + offset);
+    EXPECT_EQ(beats[k].server_us, want_server[k]);
+    EXPECT_EQ(beats[k].local_us, want_server[k] - 3'500'000);
     EXPECT_EQ(beats[k].bar, static_cast<int64_t>(k / 4));
     EXPECT_EQ(beats[k].beat, static_cast<int>(k % 4));
     EXPECT_EQ(beats[k].rev, 1);
   }
   EXPECT_EQ(beats[0].accent, 2);  // downbeat
   EXPECT_EQ(beats[1].accent, 1);
-  EXPECT_EQ(beats[4].server_us, 12'000'000);
+  EXPECT_EQ(beats[4].accent, 2);
 }
 
 TEST(BeatScheduler, ThreeHoursInBeatTwentyThousandAt140LandsExactly) {
   const auto tempo = running(140, 4, 0);
-  auto b = first_beat_at_or_after(tempo, core::beat_time(tempo, 20'000) - 10, identity);
+  // 20000 beats of 60/140 s: exactly floor(20000 · 60e9 / 140000) = 8 571 428 571 µs after the anchor.
+  auto b = first_beat_at_or_after(tempo, 8'571'428'561, identity);
   ASSERT_TRUE(b);
-  // 20000 beats of 60/140 s: exactly floor(20000 · 60e9 / 140000) µs after the anchor.
-  EXPECT_EQ(b->server_us, 20'000LL * 60'000'000'000LL / 140'000LL);
+  EXPECT_EQ(b->server_us, 8'571'428'571);
   EXPECT_EQ(b->bar, 5000);
   EXPECT_EQ(b->beat, 0);
 }
@@ -87,10 +89,46 @@ TEST(BeatScheduler, StoppedTempoHasNoBeats) {
 TEST(BeatScheduler, SubdivisionsAddClicksBetweenBeats) {
   auto tempo = running(120, 4, 0);
   tempo.subdivision = 2;
+  tempo.accents = {2, 0, 1, 1};  // the MD muted beat 2
   auto clicks = schedule_beats(tempo, 0, 1'000'000, identity, true);
   ASSERT_EQ(clicks.size(), 4u);
+  EXPECT_EQ(clicks[0].server_us, 0);
+  EXPECT_EQ(clicks[0].accent, 2);
+  // Between beats 1 and 2, at 250 ms: an audible, unaccented click.
   EXPECT_EQ(clicks[1].server_us, 250'000);
   EXPECT_EQ(clicks[1].sub, 1);
   EXPECT_EQ(clicks[1].beat, 0);
-  EXPECT_LE(clicks[1].accent, 1);
+  EXPECT_EQ(clicks[1].accent, 1);
+  // The muted beat and its subdivision stay silent.
+  EXPECT_EQ(clicks[2].server_us, 500'000);
+  EXPECT_EQ(clicks[2].accent, 0);
+  EXPECT_EQ(clicks[3].server_us, 750'000);
+  EXPECT_EQ(clicks[3].accent, 0);
+}
+
+TEST(BeatScheduler, SubdivisionsFollowTheIntegerFormulaAtAnOddTempo) {
+  // 97.3 bpm in triplets: tick i at floor(i · 60e9 / (97 300 · 3)) µs, by hand.
+  auto tempo = running(97.3, 4, 0);
+  tempo.subdivision = 3;
+  auto clicks = schedule_beats(tempo, 0, 1'300'000, identity, true);
+  ASSERT_EQ(clicks.size(), 7u);
+  const int64_t want[] = {0, 205'549, 411'099, 616'649, 822'199, 1'027'749, 1'233'299};
+  for (std::size_t i = 0; i < clicks.size(); ++i) EXPECT_EQ(clicks[i].server_us, want[i]) << "tick " << i;
+  EXPECT_EQ(clicks[3].sub, 0);
+  EXPECT_EQ(clicks[3].beat, 1);
+}
+
+TEST(BeatScheduler, CountInFollowsAccentsAndSubdivision) {
+  // The count-in bars play the pattern the band will hear (the web app used to differ here).
+  auto tempo = running(120, 2, 0, -1);
+  tempo.count_in_bars = 1;
+  tempo.accents = {2, 0};
+  tempo.subdivision = 2;
+  auto clicks = schedule_beats(tempo, 0, 1'000'000, identity, true);
+  ASSERT_EQ(clicks.size(), 4u);
+  EXPECT_TRUE(clicks[0].count_in);
+  EXPECT_EQ(clicks[0].accent, 2);
+  EXPECT_EQ(clicks[1].accent, 1);
+  EXPECT_EQ(clicks[2].accent, 0);
+  EXPECT_EQ(clicks[3].accent, 0);
 }

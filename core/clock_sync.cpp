@@ -168,6 +168,8 @@ std::int64_t ClockSync::min_rtt_us() const {
   return best;
 }
 
+std::int64_t ClockSync::last_rtt_us() const { return window_.empty() ? 0 : window_.back().rtt; }
+
 double ClockSync::jitter_us() const {
   if (window_.size() < 2) return 0.0;
   double mean = 0.0;

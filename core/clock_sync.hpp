@@ -52,6 +52,7 @@ class ClockSync {
   double uncertainty_us() const;
 
   std::int64_t min_rtt_us() const;  // smallest δ in the window; 0 when empty
+  std::int64_t last_rtt_us() const;  // δ of the newest sample; 0 when empty
   double jitter_us() const;         // standard deviation of δ over the window
   double skew_ppm() const;          // (server rate / local rate − 1) · 1e6
   double skew_uncertainty_ppm() const;

@@ -18,7 +18,8 @@ export default defineConfig({
       injectRegister: null, // registered in src/main.tsx through virtual:pwa-register
       manifest: false, // public/manifest.webmanifest is the manifest, linked from index.html
       workbox: {
-        // chart.wasm (core/chart, the ChordPro parser) is precached so charts and transpositions work offline.
+        // chart.wasm (core/chart, the ChordPro parser) and timing.wasm (core's beat arithmetic and clock
+        // sync) are precached so charts, transpositions and the click work offline.
         globPatterns: ['**/*.{js,css,html,svg,png,ico,webmanifest,wasm}'],
         navigateFallback: 'index.html',
         // The server's own endpoints are never answered from the cache.

@@ -28,6 +28,7 @@ const BACKOFF_MAX_MS = 5000;
 // (bench/drift/REPORT.md, docs/decisions/0005-clock-sync-rate.md).
 const PING_EVERY_MS = 250;
 const BURST = 8;
+const BURST_SPACING_MS = 25; // as the SDK (client.hpp ping_burst_spacing)
 const METRICS_EVERY_MS = 5000;
 const SILENCE_MS = 7000;          // nothing received for this long: the link is dead
 const COMMAND_TIMEOUT_MS = 10000;
@@ -42,7 +43,8 @@ export function backoffDelay(attempt: number, rand = Math.random): number {
 type Pending = { resolve(a: Ack): void; reject(e: Error): void; timer: number };
 
 export class Connection {
-  readonly clock = new ClockSync();
+  // core/clock_sync's bound ('valid until the next ping') must know the rate we really ping at.
+  readonly clock = new ClockSync({ burstCount: BURST, burstIntervalUs: BURST_SPACING_MS * 1000, steadyIntervalUs: PING_EVERY_MS * 1000 });
   status: ConnStatus = 'connecting';
   private ws: WebSocket | null = null;
   private attempt = 0;
@@ -234,7 +236,7 @@ export class Connection {
   }
 
   private burst(): void {
-    for (let i = 0; i < BURST; i++) window.setTimeout(() => this.ping(), i * 60);
+    for (let i = 0; i < BURST; i++) window.setTimeout(() => this.ping(), i * BURST_SPACING_MS);
   }
 
   private ping(): void {

@@ -1,7 +1,10 @@
-import { describe, it, expect } from 'vitest';
+import { beforeAll, describe, it, expect } from 'vitest';
 import { BeatScheduler, type TickSink } from './scheduler';
 import type { Tempo } from './model';
-import { beatOffset, type Tick } from './tempo';
+import { beatTime, type Tick } from './tempo';
+import { loadTiming } from './timing.testutil';
+
+beforeAll(loadTiming);
 
 class FakeSink implements TickSink<number> {
   played = new Map<number, Tick>();
@@ -61,7 +64,7 @@ describe('BeatScheduler', () => {
     const odd: Tempo = { ...t120, bpm: 133.3333 };
     s.setTempo(odd, 0);
     drive(s, 0, 2_000_000);
-    const rebased = { ...odd, anchor: { t: 1_000_000 + beatOffset(133.3333, 4) + 1, bar: 2 } };
+    const rebased = { ...odd, anchor: { t: beatTime(odd, 4) + 1, bar: 2 } };
     s.setTempo(rebased, 2_000_000);
     expect(sink.cancelled).toEqual([]);
   });

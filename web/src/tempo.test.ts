@@ -1,64 +1,89 @@
-import { describe, it, expect } from 'vitest';
-import { beatOffset, beatTime, ticksInWindow, positionAt, segmentTicks } from './tempo';
-import type { Tempo, TempoCore } from './model';
+// The shared beat vectors (protocol/vectors/beats.json) through the WebAssembly build of
+// core/tempo_math, the file core/tempo_vectors.test.cpp replays natively: every click for 60 s of
+// each case, the same on a phone as in the SDK. The hand-derived counts, checks and silent spans
+// in the file are asserted here too.
+import { readFileSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { barDurationUs, beatTime, positionAt, ticksInWindow, type Tick } from './tempo';
+import type { Tempo } from './model';
+import { loadTiming } from './timing.testutil';
 
-const base: TempoCore = {
-  running: true, bpm: 120, meter: { beats: 4, unit: 4 }, accents: [2, 1, 1, 1], subdivision: 1,
-  count_in_bars: 0, anchor: { t: 1_000_000, bar: 1 }, rev: 1,
+type Check = { t: number; bar: number; beat: number; sub: number; accent: number; count_in: boolean };
+type Case = {
+  name: string; subdivide: boolean; ops: { at: number }[]; count: number; checks: Check[];
+  silent?: [number, number][]; states: Tempo[]; ticks: number[][];
+};
+const vectors = JSON.parse(readFileSync(new URL('../../protocol/vectors/beats.json', import.meta.url), 'utf8')) as {
+  until_us: number; cases: Case[];
 };
 
-describe('tempo arithmetic', () => {
-  it('uses the protocol integer formula (no float drift over hours)', () => {
-    expect(beatOffset(120, 1)).toBe(500_000);
+const row = (t: Tick) => [t.serverTime, t.bar, t.beat, t.sub, t.accent, t.countIn ? 1 : 0, t.rev];
+
+/** What a device holding each state from its op's `at` on plays, as core/tempo_vectors.test.cpp does it. */
+function replay(c: Case): number[][] {
+  const out: number[][] = [];
+  c.states.forEach((s, i) => {
+    const from = c.ops[i].at;
+    const to = i + 1 < c.states.length ? c.ops[i + 1].at : vectors.until_us;
+    out.push(...ticksInWindow(s, from, to, c.subdivide).map(row));
+  });
+  return out;
+}
+
+beforeAll(loadTiming);
+
+describe('beat vectors (WebAssembly)', () => {
+  it('has the shared cases', () => {
+    expect(vectors.cases.length).toBeGreaterThanOrEqual(6);
+  });
+  for (const c of vectors.cases) {
+    it(c.name, () => {
+      const ticks = replay(c);
+      expect(ticks).toEqual(c.ticks); // the same clicks as core natively
+      expect(ticks.length).toBe(c.count); // hand-derived
+      for (const e of c.checks) {
+        const f = ticks.find((t) => t[0] === e.t);
+        expect(f, `a click at ${e.t}`).toBeDefined();
+        expect(f!.slice(1, 6)).toEqual([e.bar, e.beat, e.sub, e.accent, e.count_in ? 1 : 0]);
+      }
+      for (const [a, b] of c.silent ?? []) expect(ticks.filter((t) => t[0] >= a && t[0] < b)).toEqual([]);
+    });
+  }
+});
+
+describe('tempo wrapper', () => {
+  const base: Tempo = {
+    running: true, bpm: 120, meter: { beats: 4, unit: 4 }, accents: [2, 0, 1, 1], subdivision: 1,
+    count_in_bars: 0, anchor: { t: 1_000_000, bar: 1 }, rev: 3, prev: null,
+  };
+
+  it('reports where the music is, and nothing before the anchor or after a stop', () => {
+    expect(positionAt(base, 999_999)).toBeNull();
+    expect(positionAt(base, 1_000_000)).toEqual({ bar: 1, beat: 0, countIn: false, running: true, bpm: 120, beats: 4 });
+    expect(positionAt(base, 3_100_000)).toMatchObject({ bar: 2, beat: 0 });
+    const stopped: Tempo = { ...base, running: false, anchor: { t: 2_000_000, bar: 2 }, rev: 4, prev: base };
+    expect(positionAt(stopped, 1_600_000)).toMatchObject({ bar: 1, beat: 1 });
+    expect(positionAt(stopped, 2_000_000)).toBeNull();
+  });
+
+  it('keeps silent beats (accent 0) so the scheduler knows them, and tags prev ticks with the old rev', () => {
+    const next: Tempo = { ...base, bpm: 60, anchor: { t: 3_000_000, bar: 2 }, rev: 4, prev: base };
+    const ticks = ticksInWindow(next, 2_000_000, 4_000_001);
+    expect(ticks.map((t) => [t.serverTime, t.bar, t.beat, t.accent, t.rev])).toEqual([
+      [2_000_000, 1, 2, 1, 3], [2_500_000, 1, 3, 1, 3], [3_000_000, 2, 0, 2, 4], [4_000_000, 2, 1, 0, 4],
+    ]);
+  });
+
+  it('gives beat times and bar lengths from the integer formula', () => {
     // 7 200 000 beats of 97.3 bpm: floor(k·6e10 / 97300) exactly, beyond 2^53 in the product.
-    const k = 7_200_000;
-    expect(beatOffset(97.3, k)).toBe(Number((BigInt(k) * 60_000_000_000n) / 97_300n));
-    expect(beatOffset(133.3333, 3)).toBe(Math.floor((3 * 60_000_000_000) / 133_333));
+    const slow: Tempo = { ...base, bpm: 97.3, anchor: { t: 0, bar: 0 } };
+    expect(beatTime(slow, 7_200_000)).toBe(Number((7_200_000n * 60_000_000_000n) / 97_300n));
+    expect(barDurationUs(base)).toBe(2_000_000);
+    expect(barDurationUs({ ...base, meter: { beats: 7, unit: 8 } })).toBe(3_500_000);
   });
 
-  it('numbers bars and beats from the anchor and accents the downbeat', () => {
-    const ticks = ticksInWindow({ ...base, prev: null }, 1_000_000, 3_000_000);
-    expect(ticks.map((t) => [t.bar, t.beat, t.accent])).toEqual([
-      [1, 0, 2], [1, 1, 1], [1, 2, 1], [1, 3, 1], // bar 1 at 1.0 s … 2.5 s
-    ]);
-    expect(ticks[3].serverTime).toBe(2_500_000);
-  });
-
-  it('splits beats into subdivisions', () => {
-    const ticks = segmentTicks({ ...base, subdivision: 3 }, 1_000_000, 1_500_000);
-    expect(ticks.map((t) => t.serverTime)).toEqual([1_000_000, 1_166_666, 1_333_333]);
-    expect(ticks.map((t) => t.sub)).toEqual([0, 1, 2]);
-  });
-
-  it('plays count-in bars (negative) with every beat audible', () => {
-    const t: Tempo = { ...base, accents: [2, 0, 0, 0], anchor: { t: 0, bar: -1 }, prev: null };
-    const ticks = ticksInWindow(t, 0, 4_000_000);
-    expect(ticks.slice(0, 4).every((x) => x.countIn && x.accent > 0)).toBe(true);
-    expect(ticks[4]).toMatchObject({ bar: 0, beat: 0, countIn: false, accent: 2 });
-    expect(ticks[5].accent).toBe(0); // the MD muted beat 2
-  });
-
-  it('keeps the previous tempo until the new anchor, then switches on the downbeat', () => {
-    const prev: TempoCore = { ...base, bpm: 60, anchor: { t: 0, bar: 1 } };
-    const t: Tempo = { ...base, bpm: 120, anchor: { t: 4_000_000, bar: 2 }, rev: 2, prev };
-    const ticks = ticksInWindow(t, 2_000_000, 5_000_000);
-    expect(ticks.map((x) => [x.bar, x.beat, x.serverTime])).toEqual([
-      [1, 2, 2_000_000], [1, 3, 3_000_000], [2, 0, 4_000_000], [2, 1, 4_500_000],
-    ]);
-  });
-
-  it('goes silent from anchor.t when stopped', () => {
-    const t: Tempo = { ...base, running: false, anchor: { t: 2_000_000, bar: 2 }, rev: 2, prev: base };
-    expect(ticksInWindow(t, 1_000_000, 5_000_000).map((x) => x.serverTime)).toEqual([1_000_000, 1_500_000]);
-    expect(positionAt(t, 3_000_000)).toBeNull();
-    expect(positionAt(t, 1_600_000)).toMatchObject({ bar: 1, beat: 1 });
-  });
-
-  it('finds the beat at any time', () => {
-    const t: Tempo = { ...base, prev: null };
-    expect(positionAt(t, 999_999)).toBeNull();
-    expect(positionAt(t, 1_000_000)).toMatchObject({ bar: 1, beat: 0 });
-    expect(positionAt(t, 3_100_000)).toMatchObject({ bar: 2, beat: 0 });
-    expect(beatTime(t, 8)).toBe(5_000_000);
+  it('has no ticks without an anchor', () => {
+    expect(ticksInWindow({ ...base, anchor: null }, 0, 10_000_000)).toEqual([]);
+    expect(ticksInWindow(null, 0, 10_000_000)).toEqual([]);
   });
 });

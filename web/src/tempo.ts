@@ -1,108 +1,50 @@
-// Beat arithmetic from a tempo anchor (docs/protocol.md "Tempo"). Integer µs, no drift:
-// beat k after the anchor sounds at t + floor(k · 60 000 000 000 / round(bpm · 1000)).
+// Beat arithmetic from a tempo anchor (docs/protocol.md "Tempo"): core/tempo_math, the C++ the
+// server and the SDK use, through the WebAssembly module (src/timing.ts). Integer µs, no drift:
+// beat k after the anchor sounds at t + floor(k · 60 000 000 000 / round(bpm · 1000)). Nothing is
+// computed here: these functions pass the wire `tempo` to core and return what it says. Before
+// initTiming() has finished there is no click (no ticks, no position).
 import type { Tempo, TempoCore } from './model';
+import { timingModule } from './timing';
 
 export type Tick = {
   bar: number;       // negative bars are count-in
   beat: number;      // 0-based beat within the bar
   sub: number;       // 0 = the beat itself, 1.. = subdivisions
   serverTime: number;
-  accent: number;    // 0 silent, 1 normal, 2 accented
+  accent: number;    // 0 silent, 1 normal, 2 accented (core::Tick::accent)
   countIn: boolean;
-  rev: number;
+  rev: number;       // tempo revision the tick belongs to (rev − 1 while `prev` still sounds)
 };
-
-const MICROS_PER_MIN_MILLI = 60_000_000_000n;
-
-export function bpmMilli(bpm: number): number {
-  return Math.round(bpm * 1000);
-}
-
-/** µs from the anchor to beat k (k ≥ 0). */
-export function beatOffset(bpm: number, k: number): number {
-  return Number((BigInt(k) * MICROS_PER_MIN_MILLI) / BigInt(bpmMilli(bpm)));
-}
-
-export function beatTime(seg: TempoCore, k: number): number {
-  return seg.anchor!.t + beatOffset(seg.bpm, k);
-}
-
-export function beatsPerBar(seg: TempoCore): number {
-  return Math.max(1, seg.meter?.beats ?? 4);
-}
-
-export function accentOf(seg: TempoCore, bar: number, beat: number): number {
-  if (bar < 0) return beat === 0 ? 2 : 1; // count-in: always audible
-  const a = seg.accents?.[beat];
-  if (a === 0 || a === 1 || a === 2) return a;
-  return beat === 0 ? 2 : 1;
-}
-
-/** Index of the first beat at or after server time `t` (≥ 0). */
-export function firstBeatAtOrAfter(seg: TempoCore, t: number): number {
-  const anchorT = seg.anchor!.t;
-  if (t <= anchorT) return 0;
-  let k = Math.max(0, Math.floor(((t - anchorT) * bpmMilli(seg.bpm)) / 60_000_000_000));
-  while (k > 0 && beatTime(seg, k - 1) >= t) k--;
-  while (beatTime(seg, k) < t) k++;
-  return k;
-}
-
-/** Ticks of one running segment with serverTime in [from, to) and before `until`. */
-export function segmentTicks(seg: TempoCore, from: number, to: number, until = Infinity, subdivide = true): Tick[] {
-  const out: Tick[] = [];
-  if (!seg.running || !seg.anchor || !(seg.bpm > 0)) return out;
-  const end = Math.min(to, until);
-  if (end <= from) return out;
-  const per = beatsPerBar(seg);
-  const subs = subdivide ? Math.max(1, Math.min(4, seg.subdivision || 1)) : 1;
-  // Start one beat early so the subdivisions of the beat before `from` are included.
-  let k = Math.max(0, firstBeatAtOrAfter(seg, from) - 1);
-  for (;; k++) {
-    const t0 = beatTime(seg, k);
-    if (t0 >= end) break;
-    const bar = seg.anchor.bar + Math.floor(k / per);
-    const beat = k % per;
-    const countIn = bar < 0;
-    const accent = accentOf(seg, bar, beat);
-    const n = countIn ? 1 : subs;
-    const span = n > 1 ? beatTime(seg, k + 1) - t0 : 0;
-    for (let j = 0; j < n; j++) {
-      const t = t0 + Math.floor((j * span) / n);
-      if (t < from || t >= end) continue;
-      out.push({ bar, beat, sub: j, serverTime: t, accent: j === 0 ? accent : (accent === 0 ? 0 : 1), countIn, rev: seg.rev });
-    }
-  }
-  return out;
-}
-
-/** All ticks in [from, to): the previous state until anchor.t, then the current one. */
-export function ticksInWindow(tempo: Tempo | null, from: number, to: number, subdivide = true): Tick[] {
-  if (!tempo || !tempo.anchor) return [];
-  const out: Tick[] = [];
-  if (tempo.prev && from < tempo.anchor.t) {
-    out.push(...segmentTicks(tempo.prev, from, to, tempo.anchor.t, subdivide));
-  }
-  out.push(...segmentTicks(tempo, Math.max(from, tempo.anchor.t), to, Infinity, subdivide));
-  return out;
-}
 
 export type Position = { bar: number; beat: number; countIn: boolean; running: boolean; bpm: number; beats: number };
 
-/** Where the music is at server time `t` (the latest beat at or before t), or null when silent. */
-export function positionAt(tempo: Tempo | null, t: number): Position | null {
-  if (!tempo || !tempo.anchor) return null;
-  const seg = t < tempo.anchor.t ? tempo.prev : tempo;
-  if (!seg || !seg.running || !seg.anchor || t < seg.anchor.t) return null;
-  let k = firstBeatAtOrAfter(seg, t);
-  if (beatTime(seg, k) > t) k--;
-  if (k < 0) return null;
-  const per = beatsPerBar(seg);
-  const bar = seg.anchor.bar + Math.floor(k / per);
-  return { bar, beat: k % per, countIn: bar < 0, running: true, bpm: seg.bpm, beats: per };
+/** Most ticks one call returns (a 60 s window at 400 bpm with 4 subdivisions is 1600). */
+const MAX_TICKS = 4096;
+
+/** All ticks in [from, to): the previous state until anchor.t, then the current one (core::ticks_between). */
+export function ticksInWindow(tempo: Tempo | null, from: number, to: number, subdivide = true): Tick[] {
+  const m = timingModule();
+  if (!m || !tempo || !tempo.anchor || !(to > from)) return [];
+  return m.ticksBetween(tempo, from, to, subdivide, MAX_TICKS) as Tick[];
 }
 
-/** Bar length in µs (used to detect missed anchors). */
+/** Where the music is at server time `t` (the latest beat at or before t), or null when silent (core::beat_at_or_before). */
+export function positionAt(tempo: Tempo | null, t: number): Position | null {
+  const m = timingModule();
+  if (!m || !tempo || !tempo.anchor) return null;
+  return m.positionAt(tempo, t) as Position | null;
+}
+
+/** Server time of beat k (k ≥ 0) of one segment (core::beat_time). */
+export function beatTime(seg: TempoCore, k: number): number {
+  const m = timingModule();
+  if (!m) throw new Error('the timing module is not loaded yet: await initTiming() at start');
+  return m.beatTime(seg, k);
+}
+
+/** Bar length in µs (core::bar_duration_us; used to detect missed anchors). */
 export function barDurationUs(seg: TempoCore): number {
-  return beatOffset(seg.bpm, beatsPerBar(seg));
+  const m = timingModule();
+  if (!m) return 2_000_000; // a 4/4 bar at 120 bpm until the module is there
+  return m.barDurationUs(seg);
 }
