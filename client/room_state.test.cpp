@@ -191,5 +191,30 @@ TEST(RoomState, SharedReducerVectors) {
     if (const auto* seq = expect.if_contains("seq")) {
       EXPECT_EQ(s.seq, seq->as_int64()) << name;
     }
+    auto song = [&](std::string_view id) -> const json::object* {
+      for (const auto& x : s.songs)
+        if (x.at("id").as_string() == id) return &x.as_object();
+      return nullptr;
+    };
+    if (const auto* songs = expect.if_contains("songs")) {
+      for (const auto& [id, fields] : songs->as_object()) {
+        ASSERT_TRUE(song(id)) << name << ": " << id;
+        for (const auto& [k, v] : fields.as_object()) EXPECT_EQ(json::serialize(song(id)->at(k)), json::serialize(v)) << name << ": " << id << "." << k;
+      }
+    }
+    if (expect.contains("no_bodies")) {
+      for (const auto& x : s.songs) EXPECT_FALSE(x.as_object().contains("chordpro")) << name;
+    }
+    if (const auto* want = expect.if_contains("setlists")) {
+      json::array ids;
+      for (const auto& x : s.setlists) ids.push_back(x.at("id"));
+      EXPECT_EQ(json::serialize(ids), json::serialize(*want)) << name;
+    }
+    if (const auto* want = expect.if_contains("song_current")) {
+      EXPECT_EQ(json::serialize(s.song_current), json::serialize(*want)) << name;
+    }
+    if (const auto* want = expect.if_contains("active_setlist")) {
+      EXPECT_EQ(json::serialize(s.active_setlist), json::serialize(*want)) << name;
+    }
   }
 }

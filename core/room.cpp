@@ -68,6 +68,37 @@ const Slot* Room::slot_of(const std::string& participant) const {
 
 // ---------------------------------------------------------------- JSON shapes
 
+json::object Room::song_meta(const json::object& stored) {
+  json::object meta;
+  std::int64_t rev = 0, bytes = 0;
+  for (const auto& [k, v] : stored) {
+    if (k == "chordpro") {
+      if (v.is_string()) bytes = static_cast<std::int64_t>(v.get_string().size());
+    } else if (k == "body_rev") {
+      if (v.is_number()) rev = v.to_number<std::int64_t>();
+    } else {
+      meta.emplace(k, v);
+    }
+  }
+  meta["body_rev"] = rev;
+  meta["body_bytes"] = bytes;
+  return meta;
+}
+
+namespace {
+std::size_t meta_bytes(const json::object& stored) { return json::serialize(Room::song_meta(stored)).size() + 1; }
+std::size_t setlist_bytes(const json::object& setlist) { return json::serialize(setlist).size() + 1; }
+}  // namespace
+
+void Room::check_library_bytes(std::size_t old_bytes, std::size_t new_bytes) const {
+  if (new_bytes <= old_bytes) return;
+  std::size_t next = library_bytes_ - old_bytes + new_bytes;
+  if (next > cfg_.max_snapshot_bytes)
+    fail(ErrorCode::conflict, "the room's song list and setlists would take " + std::to_string(next / 1024) + " KiB of every join, over the limit of " +
+                                  std::to_string(cfg_.max_snapshot_bytes / 1024) +
+                                  " KiB: delete songs or setlists you no longer use, or start the server with a larger --max-snapshot-bytes");
+}
+
 json::object Room::slot_json(const Slot& s) {
   return {{"id", s.id},
           {"name", s.name},
@@ -159,7 +190,7 @@ json::object Room::snapshot() const {
   for (const auto& p : participants_)
     if (!p.removed) participants.push_back(participant_json(p));
   for (const auto& s : slots_) slots.push_back(slot_json(s));
-  for (const auto& s : songs_) songs.push_back(s);
+  for (const auto& s : songs_) songs.push_back(song_meta(s));
   for (const auto& s : setlists_) setlists.push_back(s);
   ptt = snapshot_ptt();
   json::value current = nullptr;
@@ -352,7 +383,9 @@ Outcome Room::plan_song(const Command& cmd) const {
     json::object song{{"id", next_id("sg")}};
     for (const char* f : kFields) song[f] = d.contains(f) ? d.at(f) : json::value(nullptr);
     fill_from_chart(song);
-    out.event_data = {{"song", song}};
+    song["body_rev"] = seq_ + 1;  // this event's seq
+    check_library_bytes(0, meta_bytes(song));
+    out.event_data = {{"song", song_meta(song)}};
     out.mutations.push_back(put("song", std::string(song.at("id").as_string()), song));
     return out;
   }
@@ -372,8 +405,14 @@ Outcome Room::plan_song(const Command& cmd) const {
   json::object song = *existing;
   for (const char* f : kFields)
     if (d.contains(f)) song[f] = d.at(f);
-  if (d.contains("chordpro")) fill_from_chart(song);
-  out.event_data = {{"song", song}};
+  if (d.contains("chordpro")) {
+    fill_from_chart(song);
+    // A new body gets a new revision (clients refetch it); the same text sent again keeps it cached.
+    const auto* before = existing->if_contains("chordpro");
+    if (!before || *before != song.at("chordpro")) song["body_rev"] = seq_ + 1;
+  }
+  check_library_bytes(meta_bytes(*existing), meta_bytes(song));
+  out.event_data = {{"song", song_meta(song)}};
   out.mutations.push_back(put("song", id, song));
   return out;
 }
@@ -448,6 +487,8 @@ Outcome Room::plan_setlist(const Command& cmd, std::int64_t now_us) const {
                      {"notes", it.contains("notes") ? it.at("notes") : json::value(nullptr)}});
   }
   json::object setlist{{"id", id}, {"title", d.at("title")}, {"items", std::move(items)}};
+  const json::object* old = find_setlist(id);
+  check_library_bytes(old ? setlist_bytes(*old) : 0, setlist_bytes(setlist));
   out.event_data = {{"setlist", setlist}};
   out.mutations.push_back(put("setlist", id, setlist));
   return out;
@@ -808,11 +849,15 @@ void Room::apply_mutation(const Mutation& m) {
     else erase(slots_);
     std::stable_sort(slots_.begin(), slots_.end(), [](const Slot& a, const Slot& b) { return a.order < b.order; });
   } else if (m.kind == "song") {
+    if (auto it = find_by_id(songs_, m.id); it != songs_.end()) library_bytes_ -= meta_bytes(*it);
     if (m.value) upsert(songs_, *m.value);
     else erase(songs_);
+    if (m.value) library_bytes_ += meta_bytes(*m.value);
   } else if (m.kind == "setlist") {
+    if (auto it = find_by_id(setlists_, m.id); it != setlists_.end()) library_bytes_ -= setlist_bytes(*it);
     if (m.value) upsert(setlists_, *m.value);
     else erase(setlists_);
+    if (m.value) library_bytes_ += setlist_bytes(*m.value);
   } else if (m.kind == "meta") {
     if (m.id == "current") {
       if (!m.value) {

@@ -90,6 +90,9 @@ struct RoomConfig {
   std::int64_t tempo_lead_us = 300'000;
   std::int64_t grace_us = 60'000'000;
   std::size_t max_songs = 2000;  // a library bigger than this makes every snapshot heavy
+  // The snapshot's songs (metadata only: bodies are fetched on demand) and setlists, serialized:
+  // a change that would take them over this is refused, so every join stays one modest frame.
+  std::size_t max_snapshot_bytes = 2u << 20;
 };
 
 // A participant who holds Talk: the target they chose and who hears it (resolved by the room).
@@ -147,8 +150,15 @@ class Room {
 
   const Participant* find_participant(const std::string& id) const;
   const Slot* find_slot(const std::string& id) const;
+  // The stored song, body (`chordpro`) included.
   const boost::json::object* find_song(const std::string& id) const;
   std::size_t song_count() const { return songs_.size(); }
+  // What the snapshot and the song events carry for a stored song: every field but the body, plus
+  // `body_rev` (the seq of the event that last set the body; 0 for rows stored before revisions)
+  // and `body_bytes` (the body's size in bytes, 0 = no chart). The body itself comes on demand.
+  static boost::json::object song_meta(const boost::json::object& stored);
+  // Serialized bytes of the snapshot's songs and setlists (what max_snapshot_bytes bounds).
+  std::size_t library_bytes() const { return library_bytes_; }
   const boost::json::object* find_setlist(const std::string& id) const;
   const Slot* slot_of(const std::string& participant) const;
   const std::vector<Participant>& participants() const { return participants_; }
@@ -186,6 +196,8 @@ class Room {
   Outcome presence_change(const std::string& participant, const char* event_type, const Participant& next,
                           boost::json::object event_data) const;
   Participant stored_participant(const std::string& participant) const;
+  // Refuses a change that takes the library from `old_bytes` to `new_bytes` over the limit.
+  void check_library_bytes(std::size_t old_bytes, std::size_t new_bytes) const;
 
   std::string id_;
   std::string name_;
@@ -201,6 +213,7 @@ class Room {
   std::vector<boost::json::object> songs_;
   std::vector<boost::json::object> setlists_;
   std::optional<SongCurrent> song_current_;
+  std::size_t library_bytes_ = 0;  // serialized song metadata + setlists, kept by apply_mutation
   TempoState tempo_;
   std::map<std::string, PttEntry> ptt_;     // participant -> what they are talking to (live only)
   std::map<std::string, Health> health_;    // participant -> last metrics.report (live only)

@@ -1,6 +1,9 @@
 // Room rules: slots, songs and setlists, presence and its grace period — driven without any I/O.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "core/room.hpp"
 
 using namespace downbeat::core;
@@ -509,4 +512,181 @@ TEST_F(RoomTest, SlotOrderIsTheMdsWholeListAndEveryReaderKeepsIt) {
   EXPECT_EQ(fails("md1", "slot.order", {{"slots", json::array{keys, keys, drums, bass}}}), ErrorCode::bad_request);
   EXPECT_EQ(fails("md1", "slot.order", {{"slots", json::array{keys, drums, bass, "sl-nope"}}}), ErrorCode::not_found);
   EXPECT_EQ(room_.slots().front().name, "Bass");
+}
+
+TEST_F(RoomTest, SongsReachClientsAsMetadataWithABodyRevisionNotTheBody) {
+  const std::string chart = "{soc}\n[G]Grace [C]road\n{eoc}";
+  auto created = cmd("md1", "song.create", {{"title", "Grace"}, {"chordpro", chart}});
+  auto song = created.event_data.at("song").as_object();
+  std::string id(song.at("id").as_string());
+  EXPECT_FALSE(song.contains("chordpro")) << "the event carries no body";
+  EXPECT_EQ(song.at("body_rev").as_int64(), room_.seq()) << "the body's revision is the seq of the event that set it";
+  EXPECT_EQ(song.at("body_bytes").as_int64(), static_cast<std::int64_t>(chart.size()));
+  EXPECT_EQ(room_.find_song(id)->at("chordpro").as_string(), chart) << "the room keeps the body for GET /api/room/songs/<id>";
+  auto snap = room_.snapshot();
+  ASSERT_EQ(snap.at("songs").as_array().size(), 1u);
+  EXPECT_EQ(snap.at("songs").as_array()[0].as_object(), song) << "the snapshot lists the same metadata";
+
+  std::int64_t rev = song.at("body_rev").as_int64();
+  auto renamed = cmd("md1", "song.update", {{"id", id}, {"title", "Grace Road"}}).event_data.at("song").as_object();
+  EXPECT_EQ(renamed.at("body_rev").as_int64(), rev) << "a title change keeps the cached body valid";
+  auto same = cmd("md1", "song.update", {{"id", id}, {"chordpro", chart}}).event_data.at("song").as_object();
+  EXPECT_EQ(same.at("body_rev").as_int64(), rev) << "the same chart sent again is not a new revision";
+  auto edited = cmd("md1", "song.update", {{"id", id}, {"chordpro", chart + "\n[D]Amen"}}).event_data.at("song").as_object();
+  EXPECT_EQ(edited.at("body_rev").as_int64(), room_.seq()) << "a new chart is a new revision";
+  EXPECT_GT(edited.at("body_rev").as_int64(), rev);
+
+  // A row stored before revisions existed reads as revision 0, its size from the stored body.
+  room_.apply_mutation(Mutation{"song", "sg900", json::object{{"id", "sg900"}, {"title", "Old"}, {"chordpro", "[C]x"}}, false});
+  auto old = Room::song_meta(*room_.find_song("sg900"));
+  EXPECT_EQ(old.at("body_rev").as_int64(), 0);
+  EXPECT_EQ(old.at("body_bytes").as_int64(), 4);
+}
+
+TEST(RoomLibrary, AChangeThatWouldMakeTheSnapshotTooBigIsRefusedAndBodiesDoNotCount) {
+  RoomConfig cfg;
+  cfg.max_snapshot_bytes = 4096;
+  Room room("r1", "R", cfg);
+  Participant md{"md1", "md1", "dev-md1", Role::md, true, 0, false, false};
+  room.apply_mutation(Mutation{"participant", "md1", Room::participant_record(md), false});
+  const auto& schema = Schema::builtin();
+  auto run = [&](const std::string& type, json::object data) {
+    auto parsed = parse_frame(json::serialize(json::object{{"type", type}, {"id", "c"}, {"data", data}}), schema);
+    auto out = room.plan(Actor{"md1", Role::md}, *parsed.command, 1'000'000);
+    room.apply(out, room.seq() + 1);
+    return out;
+  };
+  const std::string big(30000, 'x');
+  int made = 0;
+  try {
+    for (; made < 1000; ++made) run("song.create", {{"title", "Song " + std::to_string(made)}, {"chordpro", big}});
+  } catch (const CommandError& e) {
+    EXPECT_EQ(e.code(), ErrorCode::conflict);
+    EXPECT_NE(std::string(e.what()).find("--max-snapshot-bytes"), std::string::npos) << e.what();
+  }
+  EXPECT_GT(made, 20) << "30 KB bodies do not count: only each song's ~120 bytes of metadata do";
+  EXPECT_LT(made, 1000);
+  EXPECT_LE(room.library_bytes(), cfg.max_snapshot_bytes);
+  EXPECT_LE(json::serialize(room.snapshot().at("songs")).size(), cfg.max_snapshot_bytes);
+  // Deleting frees room for another.
+  run("song.delete", {{"id", "sg1"}});
+  EXPECT_NO_THROW(run("song.create", {{"title", "One more"}}));
+}
+
+namespace {
+// A Room holding the vector's snapshot (with the bodies the server keeps beside it).
+Room room_from_vectors(const json::object& v) {
+  const auto& snap = v.at("snapshot").as_object();
+  const auto& info = snap.at("room").as_object();
+  Room room(std::string(info.at("id").as_string()), std::string(info.at("name").as_string()));
+  room.set_seq(snap.at("seq").as_int64());
+  room.apply_mutation(Mutation{"meta", "settings", info.at("settings").as_object(), false});
+  for (const auto& pv : snap.at("participants").as_array()) {
+    const auto& p = pv.as_object();
+    Participant rec{std::string(p.at("id").as_string()), std::string(p.at("name").as_string()), "dev-" + std::string(p.at("id").as_string()),
+                    role_from_string(p.at("role").as_string()).value(), p.at("online").as_bool(), 0, false, false};
+    room.apply_mutation(Mutation{"participant", rec.id, Room::participant_record(rec), false});
+  }
+  for (const auto& sv : snap.at("slots").as_array())
+    room.apply_mutation(Mutation{"slot", std::string(sv.at("id").as_string()), sv.as_object(), false});
+  for (const auto& sv : snap.at("songs").as_array()) {
+    json::object stored = sv.as_object();
+    stored.erase("body_bytes");
+    std::string id(stored.at("id").as_string());
+    stored["chordpro"] = v.at("bodies").as_object().at(id);
+    room.apply_mutation(Mutation{"song", id, stored, false});
+  }
+  for (const auto& sv : snap.at("setlists").as_array())
+    room.apply_mutation(Mutation{"setlist", std::string(sv.at("id").as_string()), sv.as_object(), false});
+  if (snap.at("song_current").is_object()) room.apply_mutation(Mutation{"meta", "current", snap.at("song_current").as_object(), false});
+  room.apply_mutation(Mutation{"meta", "tempo", snap.at("tempo").as_object(), false});
+  room.apply_mutation(Mutation{"meta", "cues", json::object{{"cues", snap.at("cues")}}, false});
+  return room;
+}
+}  // namespace
+
+// protocol/vectors/room_events.json, the server's side: the commands give exactly the events the
+// clients' reducers replay (client/room_state.test.cpp, web/src/state.test.ts), and the room ends
+// where the reducers must.
+TEST(RoomVectors, TheCommandsOfEachCaseGiveItsEventsAndItsState) {
+  std::ifstream in(std::string(DOWNBEAT_SOURCE_DIR) + "/protocol/vectors/room_events.json");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const auto v = json::parse(ss.str()).as_object();
+  {
+    Room start = room_from_vectors(v);
+    EXPECT_EQ(start.snapshot(), v.at("snapshot").as_object()) << "the vector's snapshot is what this room sends";
+  }
+  const auto& schema = Schema::builtin();
+  for (const auto& cv : v.at("cases").as_array()) {
+    const auto& c = cv.as_object();
+    const std::string name(c.at("name").as_string());
+    Room room = room_from_vectors(v);
+    json::array events;
+    for (const auto& kv : c.at("commands").as_array()) {
+      const auto& k = kv.as_object();
+      auto parsed = parse_frame(json::serialize(json::object{{"type", k.at("type")}, {"id", "c"}, {"data", k.at("data")}}), schema);
+      ASSERT_FALSE(parsed.error) << name << ": " << parsed.error->message;
+      std::string from(k.at("from").as_string());
+      Outcome out = room.plan(Actor{from, room.find_participant(from)->role}, *parsed.command, k.at("now_us").as_int64());
+      std::int64_t seq = room.seq() + 1 + static_cast<std::int64_t>(out.events_before.size());
+      std::int64_t at = seq - static_cast<std::int64_t>(out.events_before.size());
+      for (const auto& e : out.events_before) events.push_back(json::object{{"type", e.type}, {"seq", at++}, {"data", e.data}});
+      events.push_back(json::object{{"type", out.event_type}, {"seq", at++}, {"data", out.event_data}});
+      for (const auto& e : out.events_after) events.push_back(json::object{{"type", e.type}, {"seq", at++}, {"data", e.data}});
+      room.apply(out, seq);
+    }
+    EXPECT_EQ(json::serialize(events), json::serialize(c.at("events"))) << name;
+    EXPECT_EQ(events, c.at("events").as_array()) << name;
+    const auto snap = room.snapshot();
+    const auto& expect = c.at("expect").as_object();
+    auto find = [&](const char* list, std::string_view id) -> const json::object* {
+      for (const auto& x : snap.at(list).as_array())
+        if (x.at("id").as_string() == id) return &x.as_object();
+      return nullptr;
+    };
+    if (const auto* cues = expect.if_contains("cues")) {
+      json::array got;
+      for (const auto& q : snap.at("cues").as_array())
+        got.push_back(json::string((q.at("group").is_null() ? std::string("*") : std::string(q.at("group").as_string())) + ":" +
+                                   std::string(q.at("text").as_string())));
+      EXPECT_EQ(got, cues->as_array()) << name;
+    }
+    if (const auto* holders = expect.if_contains("holders"))
+      for (const auto& [slot, holder] : holders->as_object()) {
+        const auto* s = find("slots", slot);
+        ASSERT_TRUE(s) << name << ": " << slot;
+        EXPECT_EQ(s->at("participant"), holder) << name << ": " << slot;
+      }
+    if (const auto* ps = expect.if_contains("participant_slots"))
+      for (const auto& [pid, slot] : ps->as_object()) {
+        const auto* p = find("participants", pid);
+        ASSERT_TRUE(p) << name << ": " << pid;
+        EXPECT_EQ(p->at("slot"), slot) << name << ": " << pid;
+      }
+    for (const char* list : {"slots", "songs"})
+      if (const auto* want = expect.if_contains(list))
+        for (const auto& [id, fields] : want->as_object()) {
+          const auto* x = find(list, id);
+          ASSERT_TRUE(x) << name << ": " << id;
+          for (const auto& [k, val] : fields.as_object()) EXPECT_EQ(x->at(k), val) << name << ": " << id << "." << k;
+        }
+    if (const auto* want = expect.if_contains("setlists")) {
+      json::array ids;
+      for (const auto& x : snap.at("setlists").as_array()) ids.push_back(x.at("id"));
+      EXPECT_EQ(ids, want->as_array()) << name;
+    }
+    if (const auto* want = expect.if_contains("song_current")) {
+      EXPECT_EQ(snap.at("song_current"), *want) << name;
+    }
+    if (const auto* want = expect.if_contains("active_setlist")) {
+      EXPECT_EQ(snap.at("active_setlist"), *want) << name;
+    }
+    if (expect.contains("no_bodies")) {
+      for (const auto& x : snap.at("songs").as_array()) EXPECT_FALSE(x.as_object().contains("chordpro")) << name;
+    }
+    if (const auto* seq = expect.if_contains("seq")) {
+      EXPECT_EQ(snap.at("seq"), *seq) << name;
+    }
+  }
 }

@@ -86,6 +86,8 @@ void RoomState::apply_snapshot(const json::object& data) {
   cues = array_or_empty(data, "cues");
   active_setlist = data.contains("active_setlist") ? data.at("active_setlist") : json::value(nullptr);
   song_current = data.contains("song_current") ? data.at("song_current") : json::value(nullptr);
+  if (active_setlist.is_null() && song_current.is_object() && song_current.as_object().contains("setlist"))
+    active_setlist = song_current.at("setlist");
   if (auto* t = data.if_contains("tempo"); t && t->is_object()) {
     tempo = core::tempo_from_json(*t);
   } else {
@@ -139,9 +141,16 @@ bool RoomState::apply_event(std::string_view type, const json::object& data) {
   } else if (type == "setlist.update") {
     if (auto* s = object_at(data, "setlist")) upsert(setlists, *s);
   } else if (type == "setlist.delete") {
-    erase(setlists, string_at(data, "id"));
+    // Deleting the setlist being played ends the current song, as on the server (docs/protocol.md).
+    const auto id = string_at(data, "id");
+    erase(setlists, id);
+    if (song_current.is_object() && string_at(song_current.as_object(), "setlist") == id) song_current = nullptr;
+    if (active_setlist.is_string() && active_setlist.as_string() == id) active_setlist = nullptr;
   } else if (type == "song.current") {
-    song_current = data;
+    json::object cur = data;
+    if (!cur.contains("section")) cur["section"] = nullptr;
+    song_current = std::move(cur);
+    active_setlist = data.contains("setlist") ? data.at("setlist") : json::value(nullptr);
   } else if (type == "tempo.anchor") {
     auto* t = data.if_contains("tempo");
     if (!t || !t->is_object()) return false;

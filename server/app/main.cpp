@@ -121,6 +121,7 @@ struct ServeArgs {
   int http_idle_timeout_s = 30;
   int max_participants = 200;
   int max_songs = 2000;
+  std::size_t max_snapshot_bytes = 2u << 20;
   int joins_per_min_per_address = 30;
   int joins_per_min_per_code = 300;
   int md_code_ttl_s = 0;
@@ -193,6 +194,7 @@ int serve(const ServeArgs& a) {
   hc.max_conns_per_ip = a.max_conns_per_ip;
   hc.max_participants_per_room = a.max_participants;
   hc.room.max_songs = static_cast<std::size_t>(a.max_songs);
+  hc.room.max_snapshot_bytes = a.max_snapshot_bytes;
   hc.joins_per_min_per_address = a.joins_per_min_per_address;
   hc.joins_per_min_per_code = a.joins_per_min_per_code;
   hc.md_code_ttl_s = a.md_code_ttl_s;
@@ -263,6 +265,10 @@ int main(int argc, char** argv) {
   serve_cmd->add_option("--http-idle-timeout-s", sa.http_idle_timeout_s, "seconds a kept-alive HTTP connection may wait for its next request")->check(CLI::Range(1, 3600))->capture_default_str();
   serve_cmd->add_option("--max-participants", sa.max_participants, "participant records kept per room (long-gone ones are pruned first)")->check(CLI::Range(2, 100000))->capture_default_str();
   serve_cmd->add_option("--max-songs", sa.max_songs, "songs per room library")->check(CLI::Range(1, 100000))->capture_default_str();
+  serve_cmd->add_option("--max-snapshot-bytes", sa.max_snapshot_bytes,
+                        "bytes of song metadata and setlists a join snapshot may carry (song bodies are fetched on demand); a change beyond is refused")
+      ->check(CLI::Range(std::size_t{16384}, std::size_t{1} << 30))
+      ->capture_default_str();
   serve_cmd->add_option("--joins-per-min-per-address", sa.joins_per_min_per_address, "successful joins per minute from one address (burst the same)")->check(CLI::Range(1, 1000000))->capture_default_str();
   serve_cmd->add_option("--md-code-ttl-s", sa.md_code_ttl_s, "replace the MD join code this often (0 = only when rotated); MD consoles follow")->check(CLI::Range(0, 31536000))->capture_default_str();
   serve_cmd->add_option("--joins-per-min-per-code", sa.joins_per_min_per_code, "successful joins per minute with one join code (burst the same)")->check(CLI::Range(1, 1000000))->capture_default_str();

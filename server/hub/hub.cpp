@@ -482,6 +482,9 @@ void Hub::update_gauges() {
     }
     std::string l = "room=\"" + label_escape(id) + "\"";
     metrics_.set_gauge("downbeat_client_reports", l, reports);
+    // What --max-snapshot-bytes bounds (song metadata and setlists), and the last join frame built.
+    metrics_.set_gauge("downbeat_snapshot_library_bytes", l, static_cast<double>(rt->room.library_bytes()));
+    if (rt->snapshot) metrics_.set_gauge("downbeat_snapshot_bytes", l, static_cast<double>(rt->snapshot->size()));
     // Clients report milliseconds; Prometheus wants base units.
     if (n_rtt) metrics_.set_gauge("downbeat_client_rtt_seconds", l, rtt / n_rtt / 1000.0);
     if (n_jit) metrics_.set_gauge("downbeat_client_jitter_seconds", l, jitter / n_jit / 1000.0);

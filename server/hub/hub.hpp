@@ -50,6 +50,13 @@ struct HttpError {
   int retry_after_s = 0;
 };
 
+// One song's body for GET /api/room/songs/<id>: the song as JSON (metadata and `chordpro`) and its ETag.
+struct SongBody {
+  std::string json;
+  std::string etag;  // "\"<id>.<body_rev>\"": a new body, a new tag
+  std::int64_t rev = 0;
+};
+
 class Hub {
  public:
   Hub(boost::asio::io_context& io, Storage& storage, Metrics& metrics, JwtKey key, HubConfig cfg);
@@ -72,6 +79,9 @@ class Hub {
   // POST /api/room/songs/import for an MD token: the file's songs created through song.create (durable;
   // every connected client gets the song.create event). {song, songs, warnings, format}. Throws HttpError.
   boost::json::object import_songs(const std::string& bearer, const std::string& filename, std::string_view bytes);
+  // GET /api/room/songs/<id> for any member token of the song's room. Throws HttpError (404 for an
+  // id this room does not have: another room's songs are never read).
+  SongBody song_body(const std::string& bearer, const std::string& id);
   // GET /api/room/setlists/<id>/export.chordpro for any member token: {setlist title, ChordPro bundle}. Throws HttpError.
   std::pair<std::string, std::string> export_setlist(const std::string& bearer, const std::string& setlist);
 

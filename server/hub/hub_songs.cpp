@@ -49,7 +49,9 @@ json::object Hub::import_songs(const std::string& bearer, const std::string& fil
       throw HttpError{e.code(), filename + ": " + e.what()};
     }
     run(*rt, out, nullptr);  // commit, then every connection (the uploader's console too) gets song.create
-    songs.push_back(out.event_data.at("song"));
+    // The uploader gets the stored songs, bodies included (the events carry metadata only).
+    const json::object* stored = rt->room.find_song(std::string(out.event_data.at("song").at("id").as_string()));
+    songs.push_back(stored ? json::value(*stored) : out.event_data.at("song"));
   }
   metrics_.inc("downbeat_song_imports_total", "result=\"ok\"");
   spdlog::info("songs.imported room={} participant={} file={} format={} songs={} warnings={}", c.room, c.sub, filename,
@@ -57,6 +59,24 @@ json::object Hub::import_songs(const std::string& bearer, const std::string& fil
   json::object reply{{"song", songs.front()}, {"songs", songs}, {"format", importer::to_string(imported.format)},
                      {"warnings", warnings_json(filename, imported.warnings)}};
   return reply;
+}
+
+SongBody Hub::song_body(const std::string& bearer, const std::string& id) {
+  RoomRuntime* rt = nullptr;
+  Claims c = member_claims(bearer, rt);
+  const json::object* song = rt->room.find_song(id);
+  if (!song) {
+    metrics_.inc("downbeat_song_bodies_total", "result=\"not_found\"");
+    throw HttpError{ErrorCode::not_found, "no song " + id + " in this room's library: it was deleted, or it belongs to another room"};
+  }
+  json::object meta = core::Room::song_meta(*song);
+  SongBody out;
+  out.rev = meta.at("body_rev").as_int64();
+  out.etag = "\"" + id + "." + std::to_string(out.rev) + "\"";
+  const auto* cp = song->if_contains("chordpro");
+  meta["chordpro"] = cp && cp->is_string() ? *cp : json::value(nullptr);
+  out.json = json::serialize(meta);
+  return out;
 }
 
 std::pair<std::string, std::string> Hub::export_setlist(const std::string& bearer, const std::string& setlist) {

@@ -15,12 +15,19 @@ std::vector<core::Command> song_create_commands(const core::Room& room, const im
                                                 " songs" + (n > 1 ? ", and the file has " + std::to_string(n) : std::string()) +
                                                 "): delete songs you no longer use, or start the server with a larger --max-songs");
   std::vector<core::Command> out;
+  std::size_t bytes = room.library_bytes();
   for (const auto& song : imported.songs) {
     core::Command cmd{"song.create", "import", importer::to_create_data(song), spec};
     if (std::string why = schema.validate(*spec, cmd.data); !why.empty())
       throw CommandError(ErrorCode::bad_request, filename + " (\"" + song.title + "\"): " + why + ": nothing was imported");
+    // What the song will add to every join snapshot: its metadata (a chart may fill key, bpm, meter; the id and revision).
+    bytes += json::serialize(core::Room::song_meta(cmd.data)).size() + 96;
     out.push_back(std::move(cmd));
   }
+  if (bytes > room.config().max_snapshot_bytes)
+    throw CommandError(ErrorCode::conflict, filename + ": the room's song list would take " + std::to_string(bytes / 1024) + " KiB of every join, over the limit of " +
+                                                std::to_string(room.config().max_snapshot_bytes / 1024) +
+                                                " KiB: delete songs you no longer use, or start the server with a larger --max-snapshot-bytes; nothing was imported");
   return out;
 }
 

@@ -369,6 +369,43 @@ Response HttpServer::handle_http(const Request& req, const std::string& path, co
       return error_response(req, e.code, e.message);
     }
   }
+  if (constexpr std::string_view prefix = "/api/room/songs/"; path.starts_with(prefix) && path.size() > prefix.size()) {
+    route = "song_body";
+    if (req.method() != http::verb::get && req.method() != http::verb::head)
+      return error_response(req, core::ErrorCode::bad_request, "use GET /api/room/songs/<song id> with your bearer token");
+    std::string id = path.substr(prefix.size());
+    try {
+      SongBody body = hub_.song_body(bearer_of(req), id);
+      // A client that holds this revision already gets 304 and no body (RFC 9110 If-None-Match).
+      bool cached = false;
+      std::string_view inm = req[http::field::if_none_match];
+      while (!inm.empty() && !cached) {
+        auto comma = inm.find(',');
+        std::string_view tag = inm.substr(0, comma);
+        inm = comma == std::string_view::npos ? std::string_view{} : inm.substr(comma + 1);
+        while (!tag.empty() && tag.front() == ' ') tag.remove_prefix(1);
+        while (!tag.empty() && tag.back() == ' ') tag.remove_suffix(1);
+        if (tag.starts_with("W/")) tag.remove_prefix(2);
+        cached = tag == "*" || tag == body.etag;
+      }
+      hub_.metrics().inc("downbeat_song_bodies_total", cached ? "result=\"not_modified\"" : "result=\"ok\"");
+      Response res{cached ? http::status::not_modified : http::status::ok, req.version()};
+      res.set(http::field::server, "downbeatd");
+      res.set(http::field::etag, body.etag);
+      // Private to this member, and checked again each time (a song.update changes the tag).
+      res.set(http::field::cache_control, "private, no-cache");
+      res.set(http::field::vary, "Authorization");
+      res.keep_alive(req.keep_alive());
+      if (!cached) {
+        res.set(http::field::content_type, "application/json");
+        if (req.method() != http::verb::head) res.body() = std::move(body.json);
+        res.prepare_payload();
+      }
+      return res;
+    } catch (const HttpError& e) {
+      return error_response(req, e.code, e.message);
+    }
+  }
   if (constexpr std::string_view prefix = "/api/room/setlists/", suffix = "/export.chordpro";
       path.starts_with(prefix) && path.ends_with(suffix) && path.size() > prefix.size() + suffix.size()) {
     route = "setlist_export";

@@ -1,5 +1,6 @@
 // Slow readers cannot pin the server's memory: 40 sockets upgrade into a room with a big library
-// (200 songs x 30 KB) and never read. The send queue is bounded in bytes, so they are dropped as
+// (200 songs x 30 KB of charts, which stay out of the snapshot, and 128 setlists x 55 KB, which are
+// in it) and never read. The send queue is bounded in bytes, so they are dropped as
 // soon as events pile up behind their snapshot; the server's RSS stays bounded; a normal phone is
 // still served. Figures (RSS before / during / after) go to the test output.
 import { test, after } from 'node:test';
@@ -32,19 +33,32 @@ async function createSongs(mds, perConnection, prefix) {
   return flat;
 }
 
-test('40 sockets that never read a 6 MB snapshot are dropped; RSS stays bounded; a normal phone is served', async () => {
-  server = new Server({ args: ['--max-send-queue-bytes', String(QUEUE_BYTES), '--send-timeout-s', '10'] });
+// 100 items with 490-character notes: ~55 KB per setlist, in the snapshot and in each setlist.update.
+const bigSetlist = (song, tag) => ({ title: `Set ${tag}`, items: Array.from({ length: 100 }, (_, j) => ({ song, notes: `${tag}-${j} `.padEnd(490, 'n') })) });
+
+test('40 sockets that never read a 7 MB snapshot are dropped; RSS stays bounded; a normal phone is served', async () => {
+  server = new Server({ args: ['--max-send-queue-bytes', String(QUEUE_BYTES), '--send-timeout-s', '10', '--max-snapshot-bytes', String(16 << 20)] });
   const room = server.createRoom('Big library');
   await server.start();
   const pid = server.proc.pid;
   const mdSession = await join(server, room.codes.md, 'MD');
   const mds = [];
   for (let i = 0; i < 4; i++) { mds.push(await Client.connect(server, mdSession)); await mds[i].waitFor((m) => m.type === 'snapshot'); }
-  await createSongs(mds, 50, 'Library');
+  const songs = await createSongs(mds, 50, 'Library');
+  const song = (await mds[0].waitFor((m) => m.type === 'song.create' && m.seq === songs[0].seq)).data.song.id;
+  const setlists = [];
+  // 128 setlists: a 7 MB snapshot, more than the kernel's socket buffers take (the quiet case below).
+  const made = await Promise.all(mds.map(async (md, k) => {
+    const out = [];
+    for (let i = 0; i < 32; i++) out.push((await md.ok('setlist.update', bigSetlist(song, `L${k}-${i}`))).event.data.setlist.id);
+    return out;
+  }));
+  for (let i = 0; i < 32; i++) for (const ids of made) setlists.push(ids[i]);
 
   const reader = await Client.connect(server, await join(server, room.codes.musician, 'Reader'));
   const snap = await reader.waitFor((m) => m.type === 'snapshot', { timeout: 20000 });
   assert.equal(snap.data.songs.length, 200);
+  assert.equal(snap.data.setlists.length, 128);
   const snapshotMiB = JSON.stringify(snap).length / 2 ** 20;
   await new Promise((r) => setTimeout(r, 500));
   const before = memory(pid).rss;
@@ -59,8 +73,14 @@ test('40 sockets that never read a 6 MB snapshot are dropped; RSS stays bounded;
   const sampler = setInterval(() => { during = Math.max(during, memory(pid).rss); }, 50);
   try {
     await new Promise((r) => setTimeout(r, 1000));
-    // Events pile up behind each frozen socket's snapshot: 60 x 30 KB is past the 1 MiB byte bound.
-    const extra = await createSongs(mds, 15, 'Live');
+    // Events pile up behind each frozen socket's snapshot: 120 x 55 KB is past what the kernel's
+    // socket buffers take and the 1 MiB byte bound behind them.
+    const extra = (await Promise.all(mds.map(async (md, k) => {
+      const out = [];
+      for (let i = 0; i < 30; i++) out.push(await md.cmd('setlist.update', { id: setlists[k * 5 + (i % 5)], ...bigSetlist(song, `live ${k}-${i}`) }));
+      return out;
+    }))).flat();
+    assert.ok(extra.every((r) => r.type === 'ack'), 'every setlist.update was acknowledged');
     const lastSeq = Math.max(...extra.map((r) => r.seq));
     await reader.waitFor((m) => m.seq === lastSeq, { timeout: 20000, what: 'the reader got every event' });
     const dropped = async () => {
@@ -82,7 +102,8 @@ test('40 sockets that never read a 6 MB snapshot are dropped; RSS stays bounded;
   // A normal phone still joins, gets the whole library and its commands go through.
   const phone = await Client.connect(server, await join(server, room.codes.musician, 'Normal phone'));
   const s2 = await phone.waitFor((m) => m.type === 'snapshot', { timeout: 20000 });
-  assert.equal(s2.data.songs.length, 260);
+  assert.equal(s2.data.songs.length, 200);
+  assert.equal(s2.data.setlists.length, 128);
   phone.sendRaw(JSON.stringify({ type: 'time.ping', id: 'still-served', data: { t0: 1 } }));
   await phone.waitFor((m) => m.type === 'time.pong' && m.re === 'still-served');
 

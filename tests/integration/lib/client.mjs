@@ -102,3 +102,14 @@ export class Client {
   close() { this.ws.close(); return this.closed; }
   terminate() { this.ws.terminate(); return this.closed; }
 }
+
+/** GET /api/room/songs/<id>: a song's chart on demand. {status, etag, json, bytes}. */
+export async function songBody(server, token, id, headers = {}) {
+  const res = await fetch(`${server.base}/api/room/songs/${encodeURIComponent(id)}`, {
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
+  });
+  const text = await res.text();
+  let json = null;
+  try { json = text ? JSON.parse(text) : null; } catch { /* not JSON */ }
+  return { status: res.status, etag: res.headers.get('etag'), cacheControl: res.headers.get('cache-control'), json, bytes: text.length };
+}
