@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <boost/json.hpp>
 #include <mutex>
 #include <thread>
@@ -167,9 +168,14 @@ TEST_F(Sdk, SchedulerBeatsMatchTheAnchorMath) {
   const int64_t from = musician->to_local(tempo.anchor_t);
   auto beats = musician->beats_between(from, from + 3'000'000);
   ASSERT_GE(beats.size(), 6u);
+  // The SDK runs on this host's CLOCK_MONOTONIC, which is the room clock too: each beat's local
+  // time must be its room time, to within what the clock sync itself claims.
+  const double bound = musician->sync_status().uncertainty_horizon_us;
+  ASSERT_LT(bound, 5'000);
   for (std::size_t k = 0; k < beats.size(); ++k) {
-    EXPECT_EQ(beats[k].server_us, core::beat_time(tempo, static_cast<int64_t>(k))) << "beat " << k;
-    EXPECT_EQ(beats[k].local_us, musician->to_local(beats[k].server_us));
+    // 132 bpm: beat k at floor(k · 60e9 / 132 000) µs after the anchor, by hand.
+    EXPECT_EQ(beats[k].server_us, tempo.anchor_t + static_cast<int64_t>(k) * 60'000'000'000LL / 132'000) << "beat " << k;
+    EXPECT_LE(std::abs(static_cast<double>(beats[k].local_us - beats[k].server_us)), bound + 1) << "beat " << k;
     EXPECT_EQ(beats[k].bar, -1 + static_cast<int64_t>(k / 3));
     EXPECT_EQ(beats[k].beat, static_cast<int>(k % 3));
     EXPECT_EQ(beats[k].count_in, k < 3);

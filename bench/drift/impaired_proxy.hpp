@@ -15,6 +15,9 @@ class ImpairedProxy {
   ImpairedProxy(boost::asio::io_context& ioc, const boost::asio::ip::tcp::endpoint& listen,
                 boost::asio::ip::tcp::endpoint upstream, Impairment impairment, uint64_t seed);
   uint16_t port() const { return port_; }
+  // For a proxy made before its server listens (browser pages: the server must know their origins);
+  // call before the first connection arrives.
+  void set_upstream(boost::asio::ip::tcp::endpoint upstream) { upstream_ = std::move(upstream); }
 
  private:
   boost::asio::awaitable<void> accept_loop();

@@ -7,7 +7,14 @@
 // through that client's simulated clock. Reports the inter-client spread, lock time, and whether every
 // tempo change landed on the same bar everywhere.
 //
-//   drift loopback --downbeatd PATH [--clients 20] [--duration 30] …
+// Browser mode (--browsers N, loopback only): N musician pages of the real web app in one headless
+// Chromium (bench/drift/pages.mjs), each behind its own impaired path like an SDK client, record
+// for every beat the instant they asked Web Audio to play it (AudioContext time mapped through
+// getOutputTimestamp() to the machine clock). Pages run on the machine's own clock (no simulated
+// offset or skew: a browser's clock cannot be faked from outside), so their error against the room
+// clock is real and their spread against the SDK clients' true instants is on one time base.
+//
+//   drift loopback --downbeatd PATH [--clients 20] [--duration 30] [--browsers 10 --web-root web/dist] …
 //   drift netns    --downbeatd PATH …   server and clients in two network namespaces over a veth pair
 //   drift proxy    --listen A:P --to A:P --delay-ms 5 --jitter-ms 5 --loss 0.01   (used by netns mode)
 #include <fcntl.h>
@@ -25,12 +32,14 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <mutex>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "downbeat/downbeat.hpp"
@@ -65,7 +74,10 @@ struct Options {
   std::string label;
   int ping_interval_ms = 250;  // the SDK default
   int sync_window = 128;       // the SDK default
-  std::string profile = "lan";  // loopback path model: lan | clean
+  std::string profile = "lan";  // loopback path model: lan | clean | netem (the netns model, per path)
+  // browser mode
+  int browsers = 0;
+  std::string web_root, pages_script, node = "node", chromium = "/usr/bin/chromium";
   // netns profile
   double delay_ms = 5, jitter_ms = 5, loss = 0.01, rto_ms = 200;
 };
@@ -86,6 +98,18 @@ struct Record {
   double bound_us;  // the client's own error bound when it committed the beat (uncertainty until its next ping)
 };
 
+// One browser page's beats, as pages.mjs reports them.
+struct PageRecord {
+  int64_t server_us, bar;
+  int beat;
+  double real_us;  // CLOCK_MONOTONIC instant the page asked Web Audio to play it
+};
+struct Page {
+  double lock_s = NAN, lock_1ms_s = NAN, min_rtt_us = NAN, join_s = NAN;  // s from "Live" (hello); join_s: Join tap → Live
+  double map_width_ms = NAN, map_moved_ms = NAN;  // how well pages.mjs put the page's clock on CLOCK_MONOTONIC
+  std::vector<PageRecord> beats;
+};
+
 struct SimClient {
   SimClock clock;
   std::unique_ptr<Client> client;
@@ -102,6 +126,8 @@ struct Change {
 
 // Where each measured client connects (its own proxy port in loopback mode, the one netns proxy otherwise).
 using PathFor = std::function<ServerUrl(int index)>;
+// The base URL of browser page i (its own impaired path to the server's HTTP and WebSocket).
+using PageUrlFor = std::function<std::string(int index)>;
 
 struct Results {
   std::string mode;
@@ -117,12 +143,109 @@ struct Results {
   double rtt_p50 = NAN, rtt_max = NAN;                    // ms, min RTT per client
   int changes = 0, changes_same_bar = 0;
   std::vector<std::string> change_failures;
+  // browser mode
+  int browsers = 0;
+  double sdk_p99 = NAN, page_p50 = NAN, page_p99 = NAN, page_max = NAN;  // spread among SDK clients only / pages only, ms
+  double page_abs_p99 = NAN, page_abs_max = NAN;                          // |page − room clock|, ms
+  double page_lock_p50 = NAN, page_lock_max = NAN, page_lock_1ms_p50 = NAN, page_rtt_p50 = NAN;
+  double page_map_width_max = NAN, page_map_moved_max = NAN;  // ms
+  double page_join_p50 = NAN;                                  // s, Join tap → connected
+  int page_unlocked_1ms = 0;
+};
+
+// ---- browser pages (pages.mjs) ------------------------------------------------------------------
+
+pid_t spawn(const std::vector<std::string>& argv);
+
+class Browsers {
+ public:
+  // Starts Chromium with one page per URL and waits until every page has joined, locked and
+  // turned its click on.
+  Browsers(const Options& o, const std::vector<std::string>& urls, const std::string& code) {
+    dir_ = std::filesystem::temp_directory_path() / ("drift-pages-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    json::array list;
+    for (const auto& u : urls) list.emplace_back(u);
+    const json::object cfg{{"chromium", o.chromium}, {"urls", list}, {"code", code}, {"ready", (dir_ / "ready").string()},
+                           {"stop", (dir_ / "stop").string()}, {"out", (dir_ / "out.json").string()}};
+    std::ofstream(dir_ / "config.json") << json::serialize(cfg);
+    pid_ = spawn({o.node, o.pages_script, (dir_ / "config.json").string()});
+    try {
+      wait_ready(urls.size());
+    } catch (...) {
+      cleanup();  // no destructor runs for a constructor that throws
+      throw;
+    }
+  }
+  ~Browsers() { cleanup(); }
+  Browsers(const Browsers&) = delete;
+  Browsers& operator=(const Browsers&) = delete;
+
+ private:
+  void wait_ready(std::size_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60 + 10 * static_cast<int>(n));
+    while (!std::filesystem::exists(dir_ / "ready")) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        throw std::runtime_error("the browser pages failed to start (pages.mjs exited; see its output above)");
+      }
+      if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("the browser pages did not get ready in time");
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+  void cleanup() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+
+ public:
+  // Stops the pages and reads what they recorded.
+  std::vector<Page> finish() {
+    std::ofstream(dir_ / "stop") << "stop\n";
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw std::runtime_error("the browser pages failed (pages.mjs)");
+    std::ifstream in(dir_ / "out.json");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const json::value v = json::parse(ss.str());
+    std::vector<Page> pages;
+    auto num = [](const json::value& x) { return x.is_number() ? x.to_number<double>() : NAN; };
+    for (const auto& pv : v.at("pages").as_array()) {
+      Page p;
+      p.lock_s = num(pv.at("lock_s"));
+      p.lock_1ms_s = num(pv.at("lock_1ms_s"));
+      p.join_s = num(pv.at("join_s"));
+      p.min_rtt_us = num(pv.at("min_rtt_us"));
+      p.map_width_ms = num(pv.at("map_width_ms"));
+      p.map_moved_ms = num(pv.at("map_moved_ms"));
+      for (const auto& b : pv.at("beats").as_array()) {
+        const auto& a = b.as_array();
+        if (!a[3].is_number()) continue;  // the page's clock could not be read (a starved renderer): not measured
+        p.beats.push_back(PageRecord{a[0].to_number<int64_t>(), a[1].to_number<int64_t>(), a[2].to_number<int>(),
+                                     a[3].to_number<double>()});
+      }
+      pages.push_back(std::move(p));
+    }
+    return pages;
+  }
+
+ private:
+  std::filesystem::path dir_;
+  pid_t pid_ = -1;
 };
 
 // ---- the measurement --------------------------------------------------------------------------
 
 Results measure(const Options& o, const std::string& mode, const ServerUrl& md_url, const PathFor& path_for,
-                const testing::RoomCodes& codes) {
+                const testing::RoomCodes& codes, const PageUrlFor& page_url_for) {
   std::mt19937_64 rng(o.seed);
   std::uniform_real_distribution<double> u(-1.0, 1.0);
 
@@ -163,6 +286,12 @@ Results measure(const Options& o, const std::string& mode, const ServerUrl& md_u
   for (auto& s : sims) {
     s->client->wait_locked(std::chrono::duration_cast<std::chrono::milliseconds>(
         std::max(lock_deadline - std::chrono::steady_clock::now(), std::chrono::steady_clock::duration::zero())));
+  }
+  std::unique_ptr<Browsers> browsers;
+  if (o.browsers > 0) {
+    std::vector<std::string> urls;
+    for (int i = 0; i < o.browsers; ++i) urls.push_back(page_url_for(i));
+    browsers = std::make_unique<Browsers>(o, urls, codes.codes.at("musician"));
   }
   std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>(o.warmup_s * 1e6)));
 
@@ -228,6 +357,8 @@ Results measure(const Options& o, const std::string& mode, const ServerUrl& md_u
   recording = false;
   recorder.join();
   const int64_t end_server = md.to_server(md.now_local());
+  std::vector<Page> pages;
+  if (browsers) pages = browsers->finish();
 
   // ---- analysis -------------------------------------------------------------------------------
   Results r;
@@ -246,18 +377,63 @@ Results measure(const Options& o, const std::string& mode, const ServerUrl& md_u
     }
     r.beats += static_cast<int64_t>(s->records.size());
   }
-  // The first and last few beats of the run are only partially recorded by design (start / stop of the recorder).
-  std::vector<double> spreads;
-  for (auto& [t, v] : by_beat) {
-    if (v.size() < 2) continue;
-    ++r.groups;
-    if (static_cast<int>(v.size()) == o.clients) ++r.complete_groups;
-    const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
-    spreads.push_back((*hi - *lo) / 1000.0);
+  std::map<int64_t, std::vector<double>> sdk_by_beat = by_beat, page_by_beat;
+  std::vector<double> page_abs;
+  r.browsers = static_cast<int>(pages.size());
+  for (auto& p : pages) {
+    for (auto& rec : p.beats) {
+      // Only beats the SDK recorder could also have seen (it ran from the start of the script to its end).
+      by_beat[rec.server_us].push_back(rec.real_us);
+      page_by_beat[rec.server_us].push_back(rec.real_us);
+      page_abs.push_back(std::fabs(rec.real_us - static_cast<double>(rec.server_us)) / 1000.0);
+    }
+    r.beats += static_cast<int64_t>(p.beats.size());
   }
+  // The first and last few beats of the run are only partially recorded by design (start / stop of the recorder).
+  auto spread_of = [](const std::map<int64_t, std::vector<double>>& groups, int64_t* n, int64_t* complete, int devices) {
+    std::vector<double> spreads;
+    for (auto& [t, v] : groups) {
+      if (v.size() < 2) continue;
+      if (n) ++*n;
+      if (complete && static_cast<int>(v.size()) == devices) ++*complete;
+      const auto [lo, hi] = std::minmax_element(v.begin(), v.end());
+      spreads.push_back((*hi - *lo) / 1000.0);
+    }
+    return spreads;
+  };
+  const std::vector<double> spreads = spread_of(by_beat, &r.groups, &r.complete_groups, o.clients + r.browsers);
   r.p50 = percentile(spreads, 50);
   r.p99 = percentile(spreads, 99);
   r.max = spreads.empty() ? NAN : *std::max_element(spreads.begin(), spreads.end());
+  if (!pages.empty()) {
+    r.sdk_p99 = percentile(spread_of(sdk_by_beat, nullptr, nullptr, 0), 99);
+    const std::vector<double> ps = spread_of(page_by_beat, nullptr, nullptr, 0);
+    r.page_p50 = percentile(ps, 50);
+    r.page_p99 = percentile(ps, 99);
+    r.page_max = ps.empty() ? NAN : *std::max_element(ps.begin(), ps.end());
+    r.page_abs_p99 = percentile(page_abs, 99);
+    r.page_abs_max = page_abs.empty() ? NAN : *std::max_element(page_abs.begin(), page_abs.end());
+    std::vector<double> pl, pl1, prtt;
+    for (auto& p : pages) {
+      pl.push_back(p.lock_s);
+      if (std::isnan(p.lock_1ms_s)) ++r.page_unlocked_1ms;
+      else pl1.push_back(p.lock_1ms_s);
+      if (!std::isnan(p.min_rtt_us)) prtt.push_back(p.min_rtt_us / 1000.0);
+    }
+    r.page_lock_p50 = percentile(pl, 50);
+    r.page_lock_max = percentile(pl, 100);
+    r.page_lock_1ms_p50 = percentile(pl1, 50);
+    r.page_rtt_p50 = percentile(prtt, 50);
+    std::vector<double> widths, moved, joins;
+    for (auto& p : pages) {
+      joins.push_back(p.join_s);
+      widths.push_back(p.map_width_ms);
+      moved.push_back(p.map_moved_ms);
+    }
+    r.page_map_width_max = percentile(widths, 100);
+    r.page_map_moved_max = percentile(moved, 100);
+    r.page_join_p50 = percentile(joins, 50);
+  }
   r.abs_p99 = percentile(abs_err, 99);
   r.abs_max = abs_err.empty() ? NAN : *std::max_element(abs_err.begin(), abs_err.end());
   r.bound_p50 = percentile(bounds, 50);
@@ -304,16 +480,23 @@ Results measure(const Options& o, const std::string& mode, const ServerUrl& md_u
       t = b->t + 1;
     }
     bool all_ok = true;
-    for (std::size_t c = 0; c < sims.size() && all_ok; ++c) {
+    for (std::size_t c = 0; c < sims.size() + pages.size() && all_ok; ++c) {
       std::vector<std::pair<int64_t, std::pair<int64_t, int>>> got;
-      for (auto& rec : sims[c]->records) {
-        if (rec.server_us >= from && rec.server_us < until) got.push_back({rec.server_us, {rec.bar, rec.beat}});
+      if (c < sims.size()) {
+        for (auto& rec : sims[c]->records) {
+          if (rec.server_us >= from && rec.server_us < until) got.push_back({rec.server_us, {rec.bar, rec.beat}});
+        }
+      } else {
+        for (auto& rec : pages[c - sims.size()].beats) {
+          if (rec.server_us >= from && rec.server_us < until) got.push_back({rec.server_us, {rec.bar, rec.beat}});
+        }
       }
       if (got != expected) {
         all_ok = false;
         char buf[256];
-        std::snprintf(buf, sizeof buf, "%s (rev %lld, bar %lld): client %zu played %zu beats, expected %zu%s", ch.what.c_str(),
-                      static_cast<long long>(ch.rev), static_cast<long long>(ch.state.anchor_bar), c, got.size(),
+        std::snprintf(buf, sizeof buf, "%s (rev %lld, bar %lld): %s %zu played %zu beats, expected %zu%s", ch.what.c_str(),
+                      static_cast<long long>(ch.rev), static_cast<long long>(ch.state.anchor_bar),
+                      c < sims.size() ? "client" : "page", c < sims.size() ? c : c - sims.size(), got.size(),
                       expected.size(),
                       !got.empty() && !expected.empty() && got.front() != expected.front() ? ", first beat differs" : "");
         r.change_failures.push_back(buf);
@@ -346,6 +529,17 @@ void print(const Results& r, const Options& o) {
               r.changes ? 100.0 * r.changes_same_bar / r.changes : 0.0);
   std::printf("late beats             %lld   resync requests %lld\n", static_cast<long long>(r.late),
               static_cast<long long>(r.resyncs));
+  if (r.browsers > 0) {
+    std::printf("browser pages          %d (one headless Chromium): spread among pages p50 %.3f ms   p99 %.3f ms   max %.3f ms\n",
+                r.browsers, r.page_p50, r.page_p99, r.page_max);
+    std::printf("                       error vs room clock p99 %.3f ms   max %.3f ms;  SDK clients alone: spread p99 %.3f ms\n",
+                r.page_abs_p99, r.page_abs_max, r.sdk_p99);
+    std::printf("                       clock locked (from connected) p50 %.3f s   max %.3f s;  bound ≤ 1 ms p50 %.3f s (%d never);  "
+                "min RTT p50 %.3f ms;  Join tap → connected p50 %.3f s\n",
+                r.page_lock_p50, r.page_lock_max, r.page_lock_1ms_p50, r.page_unlocked_1ms, r.page_rtt_p50, r.page_join_p50);
+    std::printf("                       page clock → CLOCK_MONOTONIC mapping: bracket ≤ %.3f ms, moved ≤ %.3f ms during the run\n",
+                r.page_map_width_max, r.page_map_moved_max);
+  }
   for (auto& f : r.change_failures) std::printf("  change not everywhere: %s\n", f.c_str());
 }
 
@@ -375,7 +569,21 @@ void write_json(const Results& r, const Options& o) {
                  {"changes", r.changes},
                  {"changes_same_bar", r.changes_same_bar},
                  {"late_beats", r.late},
-                 {"resync_requests", r.resyncs}};
+                 {"resync_requests", r.resyncs},
+                 {"profile", o.profile},
+                 {"browsers", r.browsers}};
+  if (r.browsers > 0) {
+    j["browser"] = json::object{{"spread_ms", json::object{{"p50", num(r.page_p50)}, {"p99", num(r.page_p99)}, {"max", num(r.page_max)}}},
+                                {"abs_error_ms", json::object{{"p99", num(r.page_abs_p99)}, {"max", num(r.page_abs_max)}}},
+                                {"lock_s", json::object{{"p50", num(r.page_lock_p50)}, {"max", num(r.page_lock_max)}}},
+                                {"lock_1ms_s_p50", num(r.page_lock_1ms_p50)},
+                                {"unlocked_1ms", r.page_unlocked_1ms},
+                                {"min_rtt_ms_p50", num(r.page_rtt_p50)},
+                                {"sdk_spread_p99_ms", num(r.sdk_p99)},
+                                {"map_bracket_ms_max", num(r.page_map_width_max)},
+                                {"map_moved_ms_max", num(r.page_map_moved_max)},
+                                {"join_s_p50", num(r.page_join_p50)}};
+  }
   std::ofstream(o.json_out, std::ios::app) << json::serialize(j) << "\n";
 }
 
@@ -393,9 +601,9 @@ int verdict(const Results& r, const Options& o) {
 
 // One measured run, printed, recorded and judged; a failure is reported with the server's log.
 int measure_and_report(const Options& o, const std::string& mode, const ServerUrl& md_url, const PathFor& path_for,
-                       const testing::RoomCodes& codes, const testing::DownbeatdProcess& server) {
+                       const testing::RoomCodes& codes, const testing::DownbeatdProcess& server, const PageUrlFor& page_url_for = {}) {
   try {
-    auto r = measure(o, mode, md_url, path_for, codes);
+    auto r = measure(o, mode, md_url, path_for, codes, page_url_for);
     print(r, o);
     write_json(r, o);
     return verdict(r, o);
@@ -424,18 +632,50 @@ Impairment lan_profile(std::mt19937_64& rng) {
   return imp;
 }
 
+// The netns path model (5 ms ± 5 ms uniform each way, 1 % of chunks retransmitted after the RTO)
+// on one loopback path: browser pages cannot be moved into a network namespace from here.
+Impairment netem_profile(const Options& o) {
+  Impairment imp;
+  imp.base_up_us = imp.base_down_us = o.delay_ms * 1000;
+  imp.jitter = Impairment::Jitter::uniform;
+  imp.jitter_us = o.jitter_ms * 1000;
+  imp.loss = o.loss;
+  imp.rto_us = o.rto_ms * 1000;
+  return imp;
+}
+
 int run_loopback(const Options& o) {
   testing::DownbeatdProcess server(o.downbeatd);
   const auto codes = server.create_room("Drift");
-  server.start();
-  const auto md_url = *parse_server_url(server.url());
+  if (o.browsers > 0) {
+    if (o.web_root.empty() || !std::filesystem::exists(std::filesystem::path(o.web_root) / "index.html"))
+      throw std::runtime_error("--browsers needs --web-root pointing at the built web app (web/dist: run `npm run build` in web/)");
+    if (o.pages_script.empty() || !std::filesystem::exists(o.pages_script))
+      throw std::runtime_error("--browsers needs --pages-script (bench/drift/pages.mjs)");
+    if (!std::filesystem::exists(o.chromium))
+      throw std::runtime_error("Chromium not found at " + o.chromium + ": install Debian's chromium (make deps) or pass --chromium");
+  }
   asio::io_context proxy_ioc;
   std::vector<std::unique_ptr<ImpairedProxy>> proxies;
   std::mt19937_64 rng(o.seed * 7919);
+  const asio::ip::tcp::endpoint localhost0(asio::ip::make_address("127.0.0.1"), 0);
+  // The pages' paths first: the server must allow each page's origin (its proxy's port) for the socket.
+  std::vector<std::unique_ptr<ImpairedProxy>> page_proxies;
+  std::vector<std::string> server_args;
+  for (int i = 0; i < o.browsers; ++i) {
+    const Impairment imp = o.profile == "clean" ? Impairment{} : o.profile == "netem" ? netem_profile(o) : lan_profile(rng);
+    page_proxies.push_back(std::make_unique<ImpairedProxy>(proxy_ioc, localhost0, localhost0, imp, rng()));
+    server_args.insert(server_args.end(), {"--allow-origin", "http://127.0.0.1:" + std::to_string(page_proxies.back()->port())});
+  }
+  if (o.browsers > 0) server_args.insert(server_args.end(), {"--web-root", o.web_root});
+  server.start("127.0.0.1:0", server_args);
+  const auto md_url = *parse_server_url(server.url());
   const asio::ip::tcp::endpoint upstream(asio::ip::make_address("127.0.0.1"), static_cast<uint16_t>(server.port()));
+  for (auto& p : page_proxies) p->set_upstream(upstream);
   for (int i = 0; i < o.clients; ++i) {
+    const Impairment imp = o.profile == "clean" ? Impairment{} : o.profile == "netem" ? netem_profile(o) : lan_profile(rng);
     proxies.push_back(std::make_unique<ImpairedProxy>(proxy_ioc, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0),
-                                                      upstream, o.profile == "clean" ? Impairment{} : lan_profile(rng), rng()));
+                                                      upstream, imp, rng()));
   }
   auto guard = asio::make_work_guard(proxy_ioc);
   std::thread proxy_thread([&] { proxy_ioc.run(); });
@@ -443,7 +683,9 @@ int run_loopback(const Options& o) {
     ServerUrl u = md_url;
     u.port = std::to_string(proxies[static_cast<std::size_t>(i)]->port());
     return u;
-  }, codes, server);
+  }, codes, server, [&](int i) {
+    return "http://127.0.0.1:" + std::to_string(page_proxies[static_cast<std::size_t>(i)]->port());
+  });
   proxy_ioc.stop();
   proxy_thread.join();
   return rc;
@@ -583,8 +825,17 @@ int main(int argc, char** argv) {
   auto* loopback = app.add_subcommand("loopback", "clients on 127.0.0.1, each behind its own impaired path");
   common(loopback);
   loopback->add_option("--profile", o.profile, "lan: per-client delay, jitter, spikes; clean: proxy without impairment")
-      ->check(CLI::IsMember({"lan", "clean"}))
+      ->check(CLI::IsMember({"lan", "clean", "netem"}))
       ->capture_default_str();
+  loopback->add_option("--delay-ms", o.delay_ms, "netem profile: one-way delay")->capture_default_str();
+  loopback->add_option("--jitter-ms", o.jitter_ms, "netem profile: ± uniform jitter")->capture_default_str();
+  loopback->add_option("--loss", o.loss, "netem profile: chunks retransmitted after the RTO")->capture_default_str();
+  loopback->add_option("--browsers", o.browsers, "musician pages of the web app in one headless Chromium (browser mode)")
+      ->capture_default_str();
+  loopback->add_option("--web-root", o.web_root, "the built web app the server serves to the pages (web/dist)");
+  loopback->add_option("--pages-script", o.pages_script, "bench/drift/pages.mjs");
+  loopback->add_option("--node", o.node, "node binary for the pages script")->capture_default_str();
+  loopback->add_option("--chromium", o.chromium, "Chromium binary")->capture_default_str();
   auto* netns = app.add_subcommand("netns", "server and clients in two network namespaces over veth + userspace netem");
   common(netns);
   netns->add_option("--delay-ms", o.delay_ms)->capture_default_str();
