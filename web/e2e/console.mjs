@@ -347,6 +347,8 @@ async function main() {
     await md.page.click(tid('setlist-print'));
     await md.page.waitForSelector(tid('print-page'));
     await waitFor(async () => (await md.page.locator(tid('print-song')).count()) === 3, 'three songs on the print page');
+    // The charts come on demand (GET /api/room/songs/<id>): "loading chart…" until each is here.
+    await waitFor(async () => (await md.page.locator(tid('print-loading')).count()) === 0, 'every chart on the print page loaded');
     const alpha = md.page.locator(tid('print-song'), { hasText: 'Alpha' });
     check((await alpha.locator(tid('print-key')).innerText()).trim() === 'D', 'Alpha is not printed in D');
     const chords = (await alpha.locator(tid('print-chord')).allInnerTexts()).map((x) => x.trim()).filter((x) => x && x !== '\u00a0');
