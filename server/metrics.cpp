@@ -72,6 +72,7 @@ Metrics::Metrics() {
       {"downbeat_client_reports", "clients with a recent metrics.report, per room"},
       {"downbeat_snapshot_library_bytes", "serialized song metadata and setlists in a room's join snapshot (what --max-snapshot-bytes bounds)"},
       {"downbeat_snapshot_bytes", "bytes of the last join snapshot frame built, per room (song charts are not in it)"},
+      {"downbeat_memory_trims_total", "times freed memory was handed back to the system (malloc_trim) after connections closed or a big snapshot was replaced"},
       {"downbeat_song_bodies_total", "GET /api/room/songs/<id> answers by result (ok, not_modified, not_found)"},
   };
   // Series a dashboard or alert expects exist from the first scrape, at zero.

@@ -133,7 +133,7 @@ export function LibraryPanel({ room }: { room: Room }) {
           <li data-testid="library-song">
             <span class="sl-title">{x.title}</span>
             <span class="muted">{[x.key, x.bpm && `${x.bpm} bpm`, x.meter && `${x.meter.beats}/${x.meter.unit}`].filter(Boolean).join(' · ')}</span>
-            <button class="btn" onClick={() => edit(x)}>Edit</button>
+            <button class="btn" data-testid="library-song-edit" onClick={() => edit(x)}>Edit</button>
             <DeleteButton label="Delete" onConfirm={() => run('Song not deleted', room.send('song.delete', { id: x.id }))} />
           </li>
         ))}
