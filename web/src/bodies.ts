@@ -25,7 +25,15 @@ export class ChartLoader {
   ) {}
 
   start(): void {
-    this.unsubscribe ??= this.state.subscribe(() => this.pump());
+    // Only what decides which charts are wanted: not the beat-by-beat tempo.update and the like.
+    let last: unknown[] = [];
+    const watch = (s: RoomState) => {
+      const now = [s.songs, s.setlists, s.songCurrent, s.activeSetlist, s.bodies];
+      if (now.every((x, i) => x === last[i])) return;
+      last = now;
+      this.pump();
+    };
+    this.unsubscribe ??= this.state.subscribe(watch);
     this.pump();
   }
 
@@ -38,6 +46,7 @@ export class ChartLoader {
 
   /** Charts wanted besides the active setlist's (a setlist being printed, a song being edited). */
   want(ids: string[]): void {
+    if (ids.join() === this.extra.join()) return;
     this.extra = ids;
     this.pump();
   }
