@@ -70,6 +70,10 @@ Metrics::Metrics() {
       {"downbeat_client_clock_uncertainty_seconds", "per-room max clock-sync uncertainty reported by clients"},
       {"downbeat_participants_pruned_total", "long-gone participant records pruned to keep a room's table bounded"},
       {"downbeat_client_reports", "clients with a recent metrics.report, per room"},
+      {"downbeat_snapshot_library_bytes", "serialized song metadata and setlists in a room's join snapshot (what --max-snapshot-bytes bounds)"},
+      {"downbeat_snapshot_bytes", "bytes of the last join snapshot frame built, per room (song charts are not in it)"},
+      {"downbeat_memory_trims_total", "times freed memory was handed back to the system (malloc_trim) after connections closed or a big snapshot was replaced"},
+      {"downbeat_song_bodies_total", "GET /api/room/songs/<id> answers by result (ok, not_modified, not_found)"},
   };
   // Series a dashboard or alert expects exist from the first scrape, at zero.
   for (const char* c : {"downbeat_connections_total", "downbeat_slow_consumers_dropped_total", "downbeat_participants_pruned_total"})

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "core/frame.hpp"
 #include "server/auth/crypto.hpp"
@@ -77,8 +80,21 @@ void Hub::start() {
   sweep();
 }
 
+void Hub::release_memory_soon() {
+  if (!trim_at_) trim_at_ = now_us() + 1'000'000;
+}
+
 void Hub::sweep() {
   std::int64_t now = now_us();
+  // A dropped slow consumer or a replaced big snapshot frees many blocks at once; glibc keeps them
+  // mapped (issue 9 saw 57–192 MiB stay) unless asked: once, a second later, off the hot path.
+  if (trim_at_ && now >= *trim_at_) {
+    trim_at_.reset();
+#if defined(__GLIBC__)
+    malloc_trim(0);
+    metrics_.inc("downbeat_memory_trims_total");
+#endif
+  }
   for (auto& [id, rt] : rooms_)
     for (const auto& pid : rt->room.expired(now)) {
       spdlog::info("participant.timeout room={} participant={}", id, pid);
@@ -208,6 +224,7 @@ void Hub::send_error(Connection& conn, const std::optional<std::string>& re, Err
 
 void Hub::send_snapshot(Connection& conn, RoomRuntime& rt) {
   if (!rt.snapshot || rt.snapshot_version != rt.room.version()) {
+    if (rt.snapshot && rt.snapshot->size() > (256u << 10)) release_memory_soon();
     rt.snapshot = frame_of({{"type", "snapshot"}, {"ts", now_us()}, {"data", rt.room.snapshot()}});
     rt.snapshot_version = rt.room.version();
   }
@@ -305,6 +322,7 @@ void Hub::attach(const std::shared_ptr<Connection>& conn, const Claims& claims, 
 }
 
 void Hub::detach(Connection& conn) {
+  release_memory_soon();  // its queue and buffers go with it
   if (conn.room.empty()) return;
   auto it = rooms_.find(conn.room);
   if (it == rooms_.end()) return;

@@ -124,6 +124,8 @@ class Hub {
   void schedule_beats(RoomRuntime& rt);
   void on_beat(RoomRuntime& rt, std::int64_t rev);
   void sweep();
+  // Asks the allocator to hand freed memory back to the system at the next sweep, a second on.
+  void release_memory_soon();
   void rebase_after_reboot();
   Claims md_claims(const std::string& bearer);
   // A valid token of a member of its room (not kicked, not revoked); its room is loaded. Throws HttpError.
@@ -157,6 +159,7 @@ class Hub {
   std::map<std::string, core::TokenBucket> joins_by_address_;
   std::map<std::string, core::TokenBucket> joins_by_code_;
   boost::asio::steady_timer sweep_timer_;
+  std::optional<std::int64_t> trim_at_;
 };
 
 }  // namespace downbeat::server

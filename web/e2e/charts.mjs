@@ -3,7 +3,8 @@
 //   node e2e/charts.mjs [path/to/downbeatd]
 // The MD sets a setlist key (D) other than the song's (C) and moves to the bridge; a piano page,
 // a capo-2 guitar page and an alto-sax (E♭) page each show the bridge highlighted in their chords;
-// cues stay pinned (and survive a reload); the stage display shows
+// cues stay pinned (and survive a reload); charts come on demand and a reload with the server
+// stopped still shows the current one; the stage display shows
 // the current and next song; the tech view shows link health. Every screen is checked at phone
 // (390 × 844), tablet (768 × 1024, both ways) and TV (1920 × 1080) sizes: no character without an
 // installed font, nothing under the sticky header, no sideways scrolling.
@@ -479,6 +480,34 @@ async function main() {
     await btn.click();
     await piano.page.click('[data-testid="leave-confirm"]');
     await waitFor(async () => (await piano.page.locator('[data-testid="join-submit"]').count()) === 1, 'the join page after leaving');
+  });
+
+  await step('charts come on demand and stay: with the server stopped, a reload still shows the current chart', async () => {
+    // The snapshot and the song events carry no chart: the page fetched the current song's and
+    // prefetched the rest of the setlist (GET /api/room/songs/<id>).
+    const state = await hook(guitar, () => window.__downbeat.state());
+    check(state.songs.every((x) => !('chordpro' in x) && x.body_bytes > 0), `songs in the state carry charts: ${JSON.stringify(state.songs)}`);
+    const setlistSongs = state.setlists.find((x) => x.id === setlistId).items.map((i) => i.song);
+    await waitFor(async () => {
+      const b = await hook(guitar, () => window.__downbeat.state().bodies);
+      return setlistSongs.every((id) => typeof b[id]?.chordpro === 'string');
+    }, 'guitar: every chart of the setlist fetched');
+    await mustSend(md, 'song.current', { setlist: setlistId, index: 0, section: 'Bridge' });
+    await waitFor(async () => (await guitar.page.getAttribute('[data-testid="chart-section"][aria-current="true"]', 'data-section').catch(() => null)) === 'Bridge', 'guitar: the bridge highlighted');
+    const before = await chordsNow(guitar);
+    await sleep(1200); // the room state (charts included) is saved half a second after a change
+    const s = server;
+    server = null;
+    s.kill('SIGTERM');
+    await new Promise((r) => s.once('exit', r));
+    await guitar.page.reload();
+    await expectText(guitar.page, 'song-title', 'Grace Road', 'guitar page reloaded without the server');
+    await waitFor(async () => (await guitar.page.locator('[data-testid="chart-section"]').count()) > 0, 'guitar: the chart after a reload without the server');
+    await waitFor(async () => (await guitar.page.getAttribute('[data-testid="chart-section"][aria-current="true"]', 'data-section').catch(() => null)) === 'Bridge', 'guitar: the bridge highlighted offline');
+    const after = await chordsNow(guitar);
+    check(JSON.stringify(after) === JSON.stringify(before), `guitar offline reads ${after.join(' ')}, online it read ${before.join(' ')}`);
+    check((await guitar.page.locator('[data-testid="chart-loading"]').count()) === 0, 'guitar offline: still "loading chart…"');
+    check(!/Live/.test(await text(guitar.page, 'conn-status') ?? ''), 'the reload was not really without the server');
   });
 
   await step('no uncaught errors in the pages', async () => {

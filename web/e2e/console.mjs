@@ -317,6 +317,19 @@ async function main() {
     await waitFor(async () => (await md.page.innerText(tid('qr-url'))).endsWith(`/j/${fresh}`), 'the QR to show the new musician code without a reload', 15_000);
   });
 
+  await step('song editor: Edit brings the chart (fetched on demand); a new chart reaches the band with a new revision', async () => {
+    const row = md.page.locator(tid('library-song'), { hasText: 'Charlie' });
+    await row.locator(tid('library-song-edit')).click();
+    await waitFor(async () => (await md.page.inputValue(tid('song-form-chordpro'))) === '[E]Charlie', 'the editor to show Charlie\'s chart');
+    const before = (await state(md)).songs.find((x) => x.id === songs.Charlie);
+    check(!('chordpro' in before), 'the song list in the state carries a chart');
+    await md.page.fill(tid('song-form-chordpro'), '[E]Charlie [A]two');
+    await md.page.click(tid('song-save'));
+    await waitFor(async () => (await state(md)).songs.find((x) => x.id === songs.Charlie).body_rev > before.body_rev, 'a new body revision after saving a new chart');
+    // Charlie is in the live setlist: Ben's page fetches the new chart by itself.
+    await waitFor(async () => (await state(ben)).bodies?.[songs.Charlie]?.chordpro === '[E]Charlie [A]two', 'Ben to hold the new chart');
+  });
+
   await step('import: several files at once, one result per file', async () => {
     await md.page.setInputFiles(tid('import-files'), [
       { name: 'delta.cho', mimeType: 'text/plain', buffer: Buffer.from('{title: Delta}\n{key: A}\n{tempo: 76}\n[A]Delta [E]dawn\n') },
@@ -347,6 +360,8 @@ async function main() {
     await md.page.click(tid('setlist-print'));
     await md.page.waitForSelector(tid('print-page'));
     await waitFor(async () => (await md.page.locator(tid('print-song')).count()) === 3, 'three songs on the print page');
+    // The charts come on demand (GET /api/room/songs/<id>): "loading chart…" until each is here.
+    await waitFor(async () => (await md.page.locator(tid('print-loading')).count()) === 0, 'every chart on the print page loaded');
     const alpha = md.page.locator(tid('print-song'), { hasText: 'Alpha' });
     check((await alpha.locator(tid('print-key')).innerText()).trim() === 'D', 'Alpha is not printed in D');
     const chords = (await alpha.locator(tid('print-chord')).allInnerTexts()).map((x) => x.trim()).filter((x) => x && x !== '\u00a0');

@@ -128,3 +128,32 @@ export async function fetchCodes(token: string): Promise<Record<string, string>>
   if (!res.ok || !j || typeof j.codes !== 'object') throw new Error(j?.error?.message ?? `the server refused (${res.status}): try again`);
   return j.codes;
 }
+
+export type SongBodyReply = { id: string; body_rev: number; body_bytes: number; chordpro: string | null };
+
+/**
+ * GET /api/room/songs/<id>: one song's chart, fetched on demand (the snapshot carries metadata only).
+ * The browser keeps the reply and revalidates it by its ETag (the body revision), so an unchanged chart
+ * costs a 304. Failures say what to do; status 0 means the server was not reached.
+ */
+export async function fetchSongBody(token: string, id: string, signal?: AbortSignal): Promise<SongBodyReply> {
+  let res: Response;
+  try {
+    res = await fetch(`/api/room/songs/${encodeURIComponent(id)}`, { headers: { authorization: `Bearer ${token}` }, cache: 'no-cache', signal });
+  } catch (e) {
+    if ((e as Error)?.name === 'AbortError') throw e;
+    throw new ApiError(0, 'unreachable', "Can't reach the Downbeat server to load this chart: check the Wi-Fi; it loads when the server answers.");
+  }
+  const j = await res.json().catch(() => null);
+  if (!res.ok) {
+    const code = j?.error?.code ?? (res.status === 401 ? 'unauthorized' : 'internal');
+    const msg = res.status === 404 ? 'This song is no longer in the library: ask the MD to pick the song again.'
+      : res.status === 401 ? 'Your session has to be renewed before this chart can load; it retries by itself.'
+      : j?.error?.message ?? `The server answered ${res.status} for this chart: it retries by itself.`;
+    throw new ApiError(res.status, code, msg);
+  }
+  if (!j || typeof j.body_rev !== 'number' || (j.chordpro !== null && typeof j.chordpro !== 'string')) {
+    throw new ApiError(res.status, 'internal', 'The server sent a chart this app does not understand: reload the page.');
+  }
+  return j as SongBodyReply;
+}

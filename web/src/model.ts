@@ -15,9 +15,15 @@ export type Slot = {
   id: string; name: string; instrument: string | null; group: string | null;
   transpose: number | null; capo?: number; pitch?: Pitch; participant: string | null; order?: number;
 };
+/**
+ * A song as the snapshot and the song events carry it: metadata, not the chart. `body_rev` names the
+ * chart's revision (a new one on every new chart) and `body_bytes` its size (0 = no chart); the chart
+ * itself comes from GET /api/room/songs/<id> (api.ts fetchSongBody). `chordpro` is only set where the
+ * body is at hand (a server older than body revisions, the import reply, a selector that joined it).
+ */
 export type Song = {
   id: string; title: string; artist: string | null; key: string | null;
-  bpm: number | null; meter: Meter | null; chordpro: string | null;
+  bpm: number | null; meter: Meter | null; body_rev?: number; body_bytes?: number; chordpro?: string | null;
 };
 export type SetlistItem = { song: string; key?: string | null; bpm?: number | null; notes?: string | null };
 export type Setlist = { id: string; title: string; items: SetlistItem[] };

@@ -97,7 +97,9 @@ export const markCertNoticeSeen = () => set(K.certSeen, true);
 
 // ---- IndexedDB: the last room state -----------------------------------------------------------
 
-type Stored = { room: string; savedAt: number; state: Omit<RoomState, 'tempoBeat' | 'ptt' | 'lastSeen' | 'metrics'> };
+// `bodies` (the charts fetched on demand, bounded by state.pruneBodies) are kept: a reload without the
+// server still shows the set's charts. Why a fetch failed is not: the next start tries again.
+type Stored = { room: string; savedAt: number; state: Omit<RoomState, 'tempoBeat' | 'ptt' | 'lastSeen' | 'metrics' | 'bodyErrors'> };
 
 let dbp: Promise<IDBPDatabase> | null = null;
 function db(): Promise<IDBPDatabase> {
@@ -109,7 +111,7 @@ function db(): Promise<IDBPDatabase> {
 
 export async function saveRoomState(state: RoomState): Promise<void> {
   if (!state.room) return;
-  const { tempoBeat: _t, ptt: _p, lastSeen: _l, metrics: _m, ...keep } = state;
+  const { tempoBeat: _t, ptt: _p, lastSeen: _l, metrics: _m, bodyErrors: _b, ...keep } = state;
   const rec: Stored = { room: state.room.id, savedAt: Date.now(), state: keep };
   try { await (await db()).put('rooms', rec); } catch { /* storage unavailable: online use still works */ }
 }

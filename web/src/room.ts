@@ -13,6 +13,7 @@ import type { ServerEvent, UnknownEvent } from './model';
 import * as persist from './persist';
 import type { ClockStats } from './clock';
 import { Voice } from './voice/voice';
+import { ChartLoader } from './bodies';
 import type { Signal } from './voice/mesh';
 
 export type ConnState = {
@@ -40,6 +41,8 @@ export class Room {
   readonly connection: Connection;
   readonly audio = new ClickAudio();
   readonly voice: Voice;
+  /** Song charts on demand: the current song's, then the active setlist's (bodies.ts). */
+  readonly charts: ChartLoader;
   private scheduler: BeatScheduler<Handle>;
   private timerWorker: Worker | null = null;
   private timers: number[] = [];
@@ -62,6 +65,7 @@ export class Room {
     this.audio.latencyMs = this.settings.get().latencyMs;
     this.audio.setVolume(this.settings.get().volume);
     this.state.set({ ...emptyState, me: session.participant.id, room: session.room, participants: [session.participant] });
+    this.charts = new ChartLoader(this.state, () => this.connection.currentSession.token);
     this.voice = new Voice({ state: this.state, conn: this.conn, audio: this.audio, sendFrame: (t, d) => this.connection.sendFrame(t, d) }, session.participant.role);
   }
 
@@ -73,6 +77,7 @@ export class Room {
       this.conn.patch({ cachedAt: cached.savedAt });
     }
     this.connection.start();
+    this.charts.start();
     this.voice.start();
     this.startPump();
     this.timers.push(window.setInterval(() => this.clockStats.set(this.connection.clock.stats()), 1000));
@@ -92,6 +97,7 @@ export class Room {
 
   stop(): void {
     this.voice.stop();
+    this.charts.stop();
     this.connection.stop();
     this.timerWorker?.terminate();
     for (const t of this.timers) clearInterval(t);

@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { reduce, emptyState, currentSong, itemView, mySlot, visibleCues, currentCues, dismissCue, type RoomState } from './state';
 import type { Snapshot, ServerEvent } from './model';
+import { wantedBodies, missingBodies, withBody, withBodyError, pruneBodies } from './state';
 import vectors from '../../protocol/vectors/room_events.json';
 
 const snap: Snapshot = {
@@ -202,13 +203,69 @@ describe('room state reducer', () => {
         const expect_ = c.expect as {
           cues?: string[]; holders?: Record<string, string | null>; participant_slots?: Record<string, string | null>;
           slots?: Record<string, Record<string, unknown>>; seq?: number;
+          songs?: Record<string, Record<string, unknown>>; setlists?: string[]; no_bodies?: boolean;
+          song_current?: unknown; active_setlist?: string | null;
         };
         if (expect_.cues) expect(s.cues.map((q) => `${q.group ?? '*'}:${q.text}`)).toEqual(expect_.cues);
         for (const [slot, holder] of Object.entries(expect_.holders ?? {})) expect(s.slots.find((x) => x.id === slot)?.participant).toBe(holder);
         for (const [p, slot] of Object.entries(expect_.participant_slots ?? {})) expect(s.participants.find((x) => x.id === p)?.slot).toBe(slot);
         for (const [slot, fields] of Object.entries(expect_.slots ?? {})) expect(s.slots.find((x) => x.id === slot)).toMatchObject(fields);
         if (expect_.seq !== undefined) expect(s.seq).toBe(expect_.seq);
+        for (const [id, fields] of Object.entries(expect_.songs ?? {})) expect(s.songs.find((x) => x.id === id)).toMatchObject(fields);
+        if (expect_.no_bodies) for (const x of s.songs) expect(x).not.toHaveProperty('chordpro');
+        if (expect_.setlists) expect(s.setlists.map((x) => x.id)).toEqual(expect_.setlists);
+        if ('song_current' in expect_) expect(s.songCurrent).toEqual(expect_.song_current);
+        if ('active_setlist' in expect_) expect(s.activeSetlist).toBe(expect_.active_setlist);
       });
     }
+  });
+
+  describe('charts on demand', () => {
+    const meta = (rev: number, bytes = 20): Snapshot => ({
+      ...snap,
+      songs: [
+        { id: 'g1', title: 'Amazing', artist: null, key: 'Bb', bpm: 72, meter: { beats: 3, unit: 4 }, body_rev: rev, body_bytes: bytes },
+        { id: 'g2', title: 'Quiet', artist: null, key: 'C', bpm: null, meter: null, body_rev: 3, body_bytes: 0 },
+        { id: 'g3', title: 'Other', artist: null, key: 'D', bpm: null, meter: null, body_rev: 4, body_bytes: 9 },
+      ],
+      setlists: [{ id: 'l1', title: 'AM', items: [{ song: 'g1' }, { song: 'g2' }] }, { id: 'l2', title: 'PM', items: [{ song: 'g3' }] }],
+      active_setlist: 'l1', song_current: { setlist: 'l1', index: 0, section: null },
+    });
+    const s0 = apply(emptyState, { type: 'snapshot', data: meta(5) });
+
+    it('wants the current song first, then the active setlist, never a song without a chart', () => {
+      expect(wantedBodies(s0)).toEqual(['g1']);
+      expect(wantedBodies(s0, ['g3'])).toEqual(['g1', 'g3']);
+      expect(currentSong(s0)?.chart).toEqual({ status: 'loading' });
+      expect(itemView(s0, s0.setlists[0], 1)?.chart).toEqual({ status: 'none' });
+    });
+
+    it('shows a fetched chart, and asks again when a song event brings a new revision', () => {
+      let s = withBody(s0, 'g1', 5, '[Bb]Amazing', 100);
+      expect(currentSong(s)?.chart).toEqual({ status: 'ready', chordpro: '[Bb]Amazing' });
+      expect(currentSong(s)?.song?.chordpro).toBe('[Bb]Amazing');
+      expect(missingBodies(s)).toEqual([]);
+      // A title change keeps the revision: the chart stays.
+      s = reduce(s, { type: 'song.update', seq: 11, data: { song: { ...meta(5).songs[0], title: 'Amazing Grace' } } });
+      expect(currentSong(s)?.chart.status).toBe('ready');
+      // A new chart: the old one is not shown as if it were current.
+      s = reduce(s, { type: 'song.update', seq: 12, data: { song: { ...meta(12).songs[0] } } });
+      expect(currentSong(s)?.chart).toEqual({ status: 'loading' });
+      expect(missingBodies(s)).toEqual(['g1']);
+      s = withBodyError(s, 'g1', 'no network');
+      expect(currentSong(s)?.chart).toEqual({ status: 'error', message: 'no network' });
+      s = withBody(s, 'g1', 12, '[Bb]New', 200);
+      expect(currentSong(s)?.chart).toEqual({ status: 'ready', chordpro: '[Bb]New' });
+      expect(s.bodyErrors).toEqual({});
+    });
+
+    it('keeps every chart of the active setlist and at most a budget of others; a deleted song loses its chart', () => {
+      let s = withBody(s0, 'g1', 5, 'x'.repeat(30_000), 1);
+      s = withBody(s, 'g3', 4, 'y'.repeat(30_000), 2);
+      expect(Object.keys(pruneBodies(s, 40_000).bodies).sort()).toEqual(['g1', 'g3']);
+      expect(Object.keys(pruneBodies(s, 10_000).bodies)).toEqual(['g1']);
+      s = reduce(s, { type: 'song.delete', seq: 11, data: { id: 'g3' } });
+      expect(Object.keys(s.bodies)).toEqual(['g1']);
+    });
   });
 });

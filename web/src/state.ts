@@ -5,6 +5,14 @@ import type {
 import { EVENT_DURABLE, type EventType } from './protocol.gen';
 
 export type { Cue } from './model';
+/** A fetched chart: the revision it is, the text (null: the song has none), when it was fetched (local ms). */
+export type SongBody = { rev: number; chordpro: string | null; at: number };
+/** Where a song's chart stands on this device. */
+export type ChartState =
+  | { status: 'none' }                       // the song has no chart
+  | { status: 'ready'; chordpro: string }
+  | { status: 'loading' }
+  | { status: 'error'; message: string };
 export type PeerMetrics = { rtt_ms?: number; jitter_ms?: number; clock_uncertainty_ms?: number; links?: LinkReport[]; at: number };
 
 export type RoomState = {
@@ -26,12 +34,16 @@ export type RoomState = {
   dismissedCues: string[];
   lastSeen: Record<string, number>;  // participant id → local ms of the last sign of life
   metrics: Record<string, PeerMetrics>;
+  /** Charts fetched on demand, per song id (kept across reloads, bounded by pruneBodies). */
+  bodies: Record<string, SongBody>;
+  /** Why a chart could not be fetched, per song id (cleared when it arrives). */
+  bodyErrors: Record<string, string>;
 };
 
 export const emptyState: RoomState = {
   seq: 0, room: null, me: null, participants: [], slots: [], songs: [], setlists: [],
   activeSetlist: null, songCurrent: null, tempo: null, tempoBeat: null, ptt: [], cues: [], dismissedCues: [],
-  lastSeen: {}, metrics: {},
+  lastSeen: {}, metrics: {}, bodies: {}, bodyErrors: {},
 };
 
 function upsert<T extends { id: string }>(list: T[], item: T): T[] {
@@ -139,8 +151,10 @@ function applyEvent(state: RoomState, ev: ServerEvent, now: number): RoomState {
     case 'song.create':
     case 'song.update':
       return { ...state, songs: upsert(state.songs, ev.data.song) };
-    case 'song.delete':
-      return { ...state, songs: state.songs.filter((x) => x.id !== ev.data.id) };
+    case 'song.delete': {
+      const { [ev.data.id]: _gone, ...bodies } = state.bodies;
+      return { ...state, songs: state.songs.filter((x) => x.id !== ev.data.id), bodies };
+    }
     case 'setlist.update':
       return { ...state, setlists: upsert(state.setlists, ev.data.setlist) };
     case 'setlist.delete': {
@@ -240,16 +254,102 @@ export function activeSetlist(state: RoomState): Setlist | null {
 
 /** A setlist item as the band plays it: the item's key and bpm over the song's, the song's meter. */
 export type ItemView = {
-  index: number; song: Song | null;
+  index: number;
+  /** The song with its chart joined in (`chordpro` set once the body is here). */
+  song: Song | null;
+  chart: ChartState;
   key: string | null; bpm: number | null; meter: { beats: number; unit: number } | null; notes: string | null;
 };
+
+/** A song's body revision (0 for a server older than revisions). */
+export const bodyRev = (song: Song): number => song.body_rev ?? 0;
+
+/** Where the song's chart is on this device: here (at its current revision), coming, failed, or none. */
+export function chartOf(state: RoomState, song: Song | null | undefined): ChartState {
+  if (!song) return { status: 'none' };
+  if (typeof song.chordpro === 'string') return song.chordpro ? { status: 'ready', chordpro: song.chordpro } : { status: 'none' };
+  if (song.body_bytes === 0 || (song.body_bytes === undefined && song.chordpro === null)) return { status: 'none' };
+  const body = state.bodies[song.id];
+  if (body && body.rev === bodyRev(song)) return body.chordpro ? { status: 'ready', chordpro: body.chordpro } : { status: 'none' };
+  const err = state.bodyErrors[song.id];
+  return err ? { status: 'error', message: err } : { status: 'loading' };
+}
+
+/** The song with its chart text filled in where this device has it (views read `song.chordpro`). */
+export function withChart(state: RoomState, song: Song | null): Song | null {
+  if (!song) return null;
+  const chart = chartOf(state, song);
+  return { ...song, chordpro: chart.status === 'ready' ? chart.chordpro : null };
+}
+
+/**
+ * The charts this device should hold, most needed first: the current song, then the rest of the
+ * active setlist, then `extra` (a setlist being printed, a song being edited). Songs without a chart
+ * are left out.
+ */
+export function wantedBodies(state: RoomState, extra: string[] = []): string[] {
+  const ids: string[] = [];
+  const add = (id: string | undefined) => { if (id && !ids.includes(id)) ids.push(id); };
+  const cur = state.songCurrent;
+  const curList = cur ? state.setlists.find((x) => x.id === cur.setlist) : null;
+  add(curList?.items[cur!.index]?.song);
+  for (const it of activeSetlist(state)?.items ?? []) add(it.song);
+  for (const id of extra) add(id);
+  return ids.filter((id) => {
+    const song = state.songs.find((x) => x.id === id);
+    return !!song && typeof song.chordpro !== 'string' && song.body_bytes !== 0;
+  });
+}
+
+/** The ids of `wantedBodies` whose chart is missing or stale. */
+export function missingBodies(state: RoomState, extra: string[] = []): string[] {
+  return wantedBodies(state, extra).filter((id) => {
+    const song = state.songs.find((x) => x.id === id)!;
+    return state.bodies[id]?.rev !== bodyRev(song);
+  });
+}
+
+/** A fetched chart arrives: stored under its revision, any earlier failure forgotten. */
+export function withBody(state: RoomState, id: string, rev: number, chordpro: string | null, now = Date.now()): RoomState {
+  const { [id]: _e, ...bodyErrors } = state.bodyErrors;
+  return pruneBodies({ ...state, bodies: { ...state.bodies, [id]: { rev, chordpro, at: now } }, bodyErrors });
+}
+
+export function withBodyError(state: RoomState, id: string, message: string): RoomState {
+  return state.bodyErrors[id] === message ? state : { ...state, bodyErrors: { ...state.bodyErrors, [id]: message } };
+}
+
+/** Bytes of charts kept beyond the active setlist's (which are always kept). */
+export const BODY_CACHE_BYTES = 1 << 20;
+
+/**
+ * Bounds the kept charts: every chart of the active setlist and the current song stays (≤ 100 songs
+ * of ≤ 32 KiB); others, newest first, while they fit in BODY_CACHE_BYTES; charts of deleted songs go.
+ */
+export function pruneBodies(state: RoomState, budget = BODY_CACHE_BYTES): RoomState {
+  const keep = new Set(wantedBodies(state));
+  const known = new Set(state.songs.map((x) => x.id));
+  const others = Object.entries(state.bodies)
+    .filter(([id]) => !keep.has(id) && known.has(id))
+    .sort((a, b) => b[1].at - a[1].at);
+  const bodies: Record<string, SongBody> = {};
+  for (const [id, b] of Object.entries(state.bodies)) if (keep.has(id)) bodies[id] = b;
+  let used = 0;
+  for (const [id, b] of others) {
+    used += (b.chordpro?.length ?? 0) + 64;
+    if (used > budget) break;
+    bodies[id] = b;
+  }
+  return Object.keys(bodies).length === Object.keys(state.bodies).length ? state : { ...state, bodies };
+}
 
 export function itemView(state: RoomState, setlist: Setlist | null | undefined, index: number): ItemView | null {
   const item = setlist?.items[index];
   if (!item) return null;
-  const song = state.songs.find((x) => x.id === item.song) ?? null;
+  const meta = state.songs.find((x) => x.id === item.song) ?? null;
+  const song = withChart(state, meta);
   return {
-    index, song,
+    index, song, chart: chartOf(state, meta),
     key: item.key ?? song?.key ?? null,
     bpm: item.bpm ?? song?.bpm ?? null,
     meter: song?.meter ?? null,

@@ -120,6 +120,19 @@ export function ChartView({ room, readOnly = false }: { room: Room; readOnly?: b
       </section>
     );
   }
+  if (cur && !chart) {
+    const status = cur.chart.status;
+    if (status === 'loading') {
+      return <section class="chart" data-testid="chart-loading" aria-busy="true"><p class="muted">loading chart…</p></section>;
+    }
+    if (status === 'error') {
+      return (
+        <section class="chart" data-testid="chart-load-error">
+          <p class="error" role="alert">The chart could not be loaded: {cur.chart.message}</p>
+        </section>
+      );
+    }
+  }
   if (!cur || !chart) return null;
   return (
     <section class="chart" data-testid="chart" aria-label="Chart">

@@ -120,7 +120,8 @@ export function Musician({ room, onLeave }: { room: Room; onLeave: () => void })
   const slot = useStore(room.state, (s) => mySlot(s));
   const self = useStore(room.state, (s) => me(s));
   const live = useStore(room.state, (s) => currentSong(s));
-  const hasChart = !!live?.song?.chordpro;
+  // A chart that is still coming (or failed to come) takes its place with a line saying so.
+  const hasChart = !!live && live.chart.status !== 'none';
   const sticky = useStickyHeight();
   const reading = slot as (typeof slot & { capo?: number; pitch?: keyof typeof PITCH_LABEL }) | null;
   return (

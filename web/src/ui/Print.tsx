@@ -27,12 +27,18 @@ export function Print({ room, setlist, onClose }: { room: Room; setlist: string;
     return () => { document.title = prev; };
   }, [setlist, s.setlists]);
   const list = s.setlists.find((x) => x.id === setlist);
+  // Every chart of the printed setlist is fetched (charts come on demand, not with the snapshot).
+  const songIds = list?.items.map((x) => x.song).join(',') ?? '';
+  useEffect(() => {
+    room.charts.want(songIds ? songIds.split(',') : []);
+    return () => room.charts.want([]);
+  }, [room, songIds]);
   const songs = list?.items.map((_, i) => {
     const item = itemView(s, list, i)!;
     const { song, key } = item;
     let chart: RenderedChart | null = null;
     if (ready && song?.chordpro) chart = renderChart(song.chordpro, { songKey: song.key, playKey: key, capo: 0, pitch: 'C', transpose: 0, nashville: false });
-    return { ...item, chart };
+    return { ...item, chart, status: item.chart };
   }) ?? [];
 
   return (
@@ -60,7 +66,7 @@ export function Print({ room, setlist, onClose }: { room: Room; setlist: string;
               </li>
             ))}
           </ul>
-          {songs.map(({ song, key, bpm, meter, notes, chart }, i) => (
+          {songs.map(({ song, key, bpm, meter, notes, chart, status }, i) => (
             <article class="print-song" data-testid="print-song" data-key={key ?? ''}>
               <h2>{i + 1}. {song?.title ?? '(deleted song)'}</h2>
               <p class="print-meta">
@@ -70,7 +76,9 @@ export function Print({ room, setlist, onClose }: { room: Room; setlist: string;
                 {meter && <span>{meter.beats}/{meter.unit}</span>}
               </p>
               {notes && <p class="print-notes">Note: {notes}</p>}
-              {!song?.chordpro && <p class="print-nochart">No chart for this song.</p>}
+              {status.status === 'none' && <p class="print-nochart">No chart for this song.</p>}
+              {status.status === 'loading' && <p class="print-nochart" data-testid="print-loading">loading chart…</p>}
+              {status.status === 'error' && <p class="print-nochart" role="alert">The chart could not be loaded: {status.message}</p>}
               {chart?.sections.map((sec) => (
                 <section class="print-section">
                   {sec.name && <h3>{sec.name}</h3>}

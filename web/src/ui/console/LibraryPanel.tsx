@@ -1,10 +1,11 @@
 // Song library: edit songs by hand, or import files (ChordPro, OpenLyrics, OpenSong, plain text) in one go.
-import { useState } from 'preact/hooks';
+import { useRef, useState } from 'preact/hooks';
 import { useStore } from '../../store';
 import type { Room } from '../../room';
 import { DEFINITIONS } from '../../protocol.gen';
 import type { Song } from '../../model';
 import { DeleteButton } from './DeleteButton';
+import { chartOf } from '../../state';
 import { run, toast } from './util';
 
 const BPM_MIN = DEFINITIONS.bpm.minimum;
@@ -81,14 +82,31 @@ export function LibraryPanel({ room }: { room: Room }) {
   const songs = useStore(room.state, (s) => s.songs);
   const [d, setD] = useState<SongDraft>(emptyDraft);
   const [open, setOpen] = useState(false);
+  // The chart of the song being edited comes on demand: null = here, else what the box says meanwhile.
+  const [chartNote, setChartNote] = useState<string | null>(null);
+  const editing = useRef<string | null>(null);
   const field = (k: keyof SongDraft) => ({
     value: d[k] ?? '',
     onInput: (e: Event) => setD({ ...d, [k]: (e.target as HTMLInputElement).value }),
   });
   const edit = (x: Song) => {
-    setD({ id: x.id, title: x.title, artist: x.artist ?? '', key: x.key ?? '', bpm: x.bpm ? String(x.bpm) : '', beats: String(x.meter?.beats ?? 4), unit: String(x.meter?.unit ?? 4), chordpro: x.chordpro ?? '' });
+    const chart = chartOf(room.state.get(), x);
+    const draft = { id: x.id, title: x.title, artist: x.artist ?? '', key: x.key ?? '', bpm: x.bpm ? String(x.bpm) : '', beats: String(x.meter?.beats ?? 4), unit: String(x.meter?.unit ?? 4), chordpro: chart.status === 'ready' ? chart.chordpro : '' };
+    setD(draft);
     setOpen(true);
+    editing.current = x.id;
+    setChartNote(null);
+    if (chart.status === 'ready' || chart.status === 'none') return;
+    setChartNote('loading chart…');
+    room.charts.load(x.id).then((text) => {
+      if (editing.current !== x.id) return;
+      setChartNote(null);
+      setD((cur) => (cur.id === x.id && !cur.chordpro ? { ...cur, chordpro: text ?? '' } : cur));
+    }, (e: Error) => {
+      if (editing.current === x.id) setChartNote(`The chart could not be loaded (${e.message}); saving keeps the chart the song has.`);
+    });
   };
+  const startNew = () => { editing.current = null; setChartNote(null); setD(emptyDraft); };
   const save = async (e: Event) => {
     e.preventDefault();
     if (!d.title.trim()) { toast('A song needs a title'); return; }
@@ -104,7 +122,7 @@ export function LibraryPanel({ room }: { room: Room }) {
     };
     const ack = d.id ? await run('Song not saved', room.send('song.update', { id: d.id, ...body }))
       : await run('Song not created', room.send('song.create', body));
-    if (ack) { toast(d.id ? 'Song updated' : 'Song added', 'ok'); setD(emptyDraft); setOpen(false); }
+    if (ack) { toast(d.id ? 'Song updated' : 'Song added', 'ok'); startNew(); setOpen(false); }
   };
   return (
     <section class="panel library-panel" aria-label="Song library">
@@ -115,7 +133,7 @@ export function LibraryPanel({ room }: { room: Room }) {
           <li data-testid="library-song">
             <span class="sl-title">{x.title}</span>
             <span class="muted">{[x.key, x.bpm && `${x.bpm} bpm`, x.meter && `${x.meter.beats}/${x.meter.unit}`].filter(Boolean).join(' · ')}</span>
-            <button class="btn" onClick={() => edit(x)}>Edit</button>
+            <button class="btn" data-testid="library-song-edit" onClick={() => edit(x)}>Edit</button>
             <DeleteButton label="Delete" onConfirm={() => run('Song not deleted', room.send('song.delete', { id: x.id }))} />
           </li>
         ))}
@@ -139,12 +157,13 @@ export function LibraryPanel({ room }: { room: Room }) {
             </label>
           </div>
           <label>ChordPro
-            <textarea data-testid="song-form-chordpro" rows={8} maxLength={32768} spellcheck={false}
-              placeholder={'{start_of_verse: Verse 1}\n[G]Amazing [C]grace…\n{end_of_verse}'} {...field('chordpro')} />
+            <textarea data-testid="song-form-chordpro" rows={8} maxLength={32768} spellcheck={false} disabled={chartNote === 'loading chart…'}
+              placeholder={chartNote === 'loading chart…' ? chartNote : '{start_of_verse: Verse 1}\n[G]Amazing [C]grace…\n{end_of_verse}'} {...field('chordpro')} />
           </label>
+          {chartNote && <p class="muted small" data-testid="song-form-chart-note" role="status">{chartNote}</p>}
           <div class="row">
             <button class="btn primary" type="submit" data-testid="song-save">{d.id ? 'Save song' : 'Add song'}</button>
-            {d.id && <button class="btn ghost" type="button" onClick={() => setD(emptyDraft)}>New instead</button>}
+            {d.id && <button class="btn ghost" type="button" onClick={startNew}>New instead</button>}
           </div>
         </form>
       </details>
