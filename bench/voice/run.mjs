@@ -47,6 +47,8 @@ const FLOOR_ONLY = opt('--floor', null)?.split(',') ?? null;
 // and which of APP_VARIANTS to measure (names, comma-separated).
 const APP_LATENCY_HINT = opt('--app-latency-hint', null);
 const APP_ONLY = opt('--app', null)?.split(',') ?? null;
+// More localStorage for the app pages before their first gesture, e.g. '{"downbeat.voice.sourceRefreshMs":"0"}'.
+const APP_STORAGE = JSON.parse(opt('--app-storage', '{}'));
 const IMPAIR = { delayMs: 5, jitterMs: 5, loss: 0.01 };
 const IS_ROOT = process.getuid?.() === 0;
 
@@ -359,10 +361,11 @@ const FLOOR_VARIANTS = [
   { name: 'trackprocessor', mode: 'trackprocessor' },
   { name: 'webaudio hint 0 fresh source', mode: 'webaudio', options: { latencyHint: 0, recreateMs: 1000 } },
   { name: 'webaudio fresh source', mode: 'webaudio', options: { recreateMs: 1000 } },
+  { name: 'webaudio-processing hint 0 fresh source', mode: 'webaudio-processing', options: { latencyHint: 0, recreateMs: 1000 } },
   { name: 'trackprocessor 48k', mode: 'trackprocessor', options: { latencyHint: 0, sampleRate: 48000 } },
   { name: 'webaudio-processing 48k', mode: 'webaudio-processing', options: { latencyHint: 0, sampleRate: 48000 } },
 ];
-const FULL_FLOORS = ['webaudio', 'webaudio-processing', 'audio-element', 'webaudio hint 0 48k', 'webaudio-processing 48k', 'trackprocessor 48k'];
+const FULL_FLOORS = ['webaudio', 'webaudio-processing', 'audio-element', 'webaudio hint 0', 'webaudio fresh source', 'webaudio hint 0 fresh source', 'webaudio-processing hint 0 fresh source'];
 
 async function floorRuns() {
   log('# floor: one Chromium, its microphone straight to its own output (no network, no codec)');
@@ -421,9 +424,10 @@ const APP_VARIANTS = [
   { path: 'dc', name: 'dc' },
   { path: 'dc', name: 'dc main thread', dc: { worker: false } },
   { path: 'dc', name: 'dc in-ear', processing: false },
+  { path: 'dc', name: 'dc buffer 80 ms', dc: { maxBufferMs: 80 } },
   { path: 'dc', name: 'dc opus 5 ms', dc: { codec: 'opus', frameMs: 5 } },
 ];
-const FULL_APP = ['rtp', 'rtp primed', 'rtp in-ear', 'dc', 'dc main thread', 'dc in-ear', 'dc opus 5 ms'];
+const FULL_APP = ['rtp', 'rtp primed', 'rtp in-ear', 'dc', 'dc main thread', 'dc in-ear', 'dc buffer 80 ms', 'dc opus 5 ms'];
 
 const PEER_VARIANTS = [
   { name: 'peer default', tuned: false, playout: 'audio' },
@@ -461,7 +465,8 @@ async function appSession(net) {
     for (const [p, code, name] of [[md, server.codes.md, 'Mia (MD)'], [mu, server.codes.musician, 'Bo']]) {
       await p.page.goto(`${server.base}/j/${code}`);
       // Before the first gesture: the AudioContext is made then (audio.ts latencyHint()).
-      if (APP_LATENCY_HINT !== null) await p.page.evaluate((h) => localStorage.setItem('downbeat.audio.latencyHint', h), APP_LATENCY_HINT);
+      const store = { ...APP_STORAGE, ...(APP_LATENCY_HINT !== null ? { 'downbeat.audio.latencyHint': APP_LATENCY_HINT } : {}) };
+      await p.page.evaluate((o) => { for (const [k, v] of Object.entries(o)) localStorage.setItem(k, String(v)); }, store);
       await p.page.fill('[data-testid="join-name"]', name);
       await p.page.click('[data-testid="join-submit"]');
       await waitFor(async () => (await p.page.locator('[data-testid="conn-status"]').first().innerText().catch(() => '')).trim() === 'Live', `${p.name} to be Live`, 20_000);
@@ -526,7 +531,7 @@ async function appRuns(net, { paths, pulses = true, press = false, stall = false
       }
       const audio = await audioInfo(s.mu).catch(() => null);
       log(`  (app ${name}: listener context ${audio?.sampleRate ?? '-'} Hz, base ${ms1((audio?.baseLatency ?? NaN) * 1000) ?? '-'} ms, output ${ms1((audio?.outputLatency ?? NaN) * 1000) ?? '-'} ms)`);
-      const extra = { path: `app-${path}`, variant: name, dc_options: v.dc ?? null, rtp_options: v.rtp ?? null, processing: v.processing ?? true, latency_hint: APP_LATENCY_HINT, net: net.kind, audio };
+      const extra = { path: `app-${path}`, variant: name, dc_options: v.dc ?? null, rtp_options: v.rtp ?? null, processing: v.processing ?? true, latency_hint: APP_LATENCY_HINT, storage: APP_STORAGE, net: net.kind, audio };
       if (pulses) {
         await appPress(s);
         await sleep(800);

@@ -30,7 +30,7 @@ const TONES = { md: 440, a: 660, b: 990 };
 const HEARD_DB = -70;
 const SILENT_DB = -85;
 const SILENT_RMS_DB = -60;
-const HEARD_RAW_DB = -55; // RMS of a received track that carries the fake microphone's tone (about −35 dB here)
+const HEARD_RAW_DB = -55; // RMS before the gate of a talk that carries the fake microphone's tone (about −35 dB here)
 const RECOVERY_LIMIT_MS = 10_000;
 
 let failures = 0;
@@ -131,6 +131,8 @@ async function newPage(browser, name, viewport) {
   await context.grantPermissions(['microphone']).catch(() => {});
   // Keep a handle on every RTCPeerConnection the app makes, to count the RTP packets that
   // really arrive (the app may gate playout; talk not meant for a page must not even reach it).
+  // VOICE_PATH=rtp|dc runs the pages on that voice path (default: the app's own default).
+  if (process.env.VOICE_PATH) await context.addInitScript((path) => { try { localStorage.setItem('downbeat.voicePath', path); } catch { /* not the app's origin */ } }, process.env.VOICE_PATH);
   await context.addInitScript(() => {
     const Orig = window.RTCPeerConnection;
     if (!Orig) return;
@@ -392,38 +394,35 @@ async function rxStats(p) {
 }
 async function inboundPackets(p) { return (await rxStats(p)).packets; }
 
-// Runs inside the page: an analyser of our own on every received audio track of the app's peer
-// connections — before the app's mixer and its gate, so it hears whatever the talker *sent*. The
-// RTP path keeps its senders primed (encoded silence toward every peer while not talking,
-// docs/voice.md), so packets flow to a page that is not a target; the microphone must not.
+// Runs inside the page: an analyser of our own on what arrived from each talker *before* the
+// app's gate (`audioTap().received`, docs/voice.md) — so it hears whatever the talker sent, on
+// either voice path. (The RTP path can keep its senders primed, sending encoded silence toward
+// every peer while not talking: packets may flow to a page that is not a target; sound must not.)
 function rawMeterInPage({ ms }) {
-  const R = (window.__rawMeter ??= { ctx: new AudioContext(), nodes: new Map() });
-  for (const pc of window.__e2ePcs ?? []) {
-    if (pc.connectionState === 'closed') continue;
-    for (const r of pc.getReceivers()) {
-      const t = r.track;
-      if (!t || t.kind !== 'audio' || t.readyState !== 'live' || R.nodes.has(t)) continue;
-      const a = R.ctx.createAnalyser();
-      a.fftSize = 2048;
-      R.ctx.createMediaStreamSource(new MediaStream([t])).connect(a);
-      R.nodes.set(t, a);
-    }
+  const tap = window.__downbeat?.voice?.audioTap();
+  if (!tap?.ctx) return { rms: -200, tracks: 0, ctxState: 'none' };
+  const R = (window.__rawMeter ??= { ctx: tap.ctx, nodes: new Map() });
+  if (R.ctx !== tap.ctx) { R.ctx = tap.ctx; R.nodes = new Map(); }
+  for (const [, node] of tap.received ?? []) {
+    if (R.nodes.has(node)) continue;
+    const a = R.ctx.createAnalyser();
+    a.fftSize = 2048;
+    node.connect(a);
+    R.nodes.set(node, a);
   }
-  void R.ctx.resume();
   let max = -200;
   const td = new Float32Array(2048);
   return new Promise((resolve) => {
     const end = performance.now() + ms;
     const tick = () => {
-      for (const [t, a] of R.nodes) {
-        if (t.readyState !== 'live') continue;
+      for (const a of R.nodes.values()) {
         a.getFloatTimeDomainData(td);
         let sum = 0;
         for (const x of td) sum += x * x;
         max = Math.max(max, 20 * Math.log10(Math.sqrt(sum / td.length) + 1e-10));
       }
       if (performance.now() < end) setTimeout(tick, 40);
-      else resolve({ rms: Math.round(max), tracks: [...R.nodes.keys()].filter((t) => t.readyState === 'live').length, ctxState: R.ctx.state });
+      else resolve({ rms: Math.round(max), tracks: R.nodes.size, ctxState: R.ctx.state, path: window.__downbeat.voice.path() });
     };
     tick();
   });
@@ -433,12 +432,12 @@ async function receivedDuring(p, during) {
   const before = await inboundPackets(p);
   const t0 = Date.now();
   const [raw] = await Promise.all([hook(p, rawMeterInPage, { ms: 900 }), during()]);
-  return { n: (await inboundPackets(p)) - before, ms: Date.now() - t0, rms: raw.rms, tracks: raw.tracks, ctxState: raw.ctxState };
+  return { n: (await inboundPackets(p)) - before, ms: Date.now() - t0, rms: raw.rms, tracks: raw.tracks, ctxState: raw.ctxState, path: raw.path };
 }
 /** What `p` received carries no sound (the talker sent silence, or nothing). */
 function checkNothingSent(p, rx, what) {
   check(rx.ctxState === 'running', `${p.name}: the test's own AudioContext is ${rx.ctxState}: the received tracks cannot be measured`);
-  check(rx.rms < SILENT_RMS_DB, `${p.name}'s peer connections received sound (${rx.rms} dB RMS on its received tracks, ${rx.n} packets in ${rx.ms} ms) ${what}: audio is sent beyond the ptt.state "to" (only gated at playout)`);
+  check(rx.rms < SILENT_RMS_DB, `${p.name} received sound (${rx.rms} dB RMS before the app's gate, ${rx.path} path, ${rx.n} RTP packets in ${rx.ms} ms) ${what}: audio is sent beyond the ptt.state "to" (only gated at playout)`);
 }
 
 /** The server-resolved `to` of the latest ptt.state talking:true for `talker`, as `p` received it. */
@@ -565,9 +564,9 @@ async function main() {
         '(wall clock from the pointer-down sent by the test to the tone above the threshold on the bus analyser, polled every ~4 ms; not a latency benchmark)');
       const rx = await receivedDuring(a, () => sleep(1000));
       vlog(`musician A received ${rx.n} audio packets in ${rx.ms} ms, ${rx.rms} dB RMS, while the MD talks to all`);
-      check(rx.n >= 20, `musician A hears the MD but its peer connections received only ${rx.n} audio packets in ${rx.ms} ms (is the __e2ePcs wrapper seeing the app's connections?)`);
-      // The meter of the received tracks must hear a talk meant for the page, or its "silent" says nothing.
-      check(rx.rms > HEARD_RAW_DB, `musician A hears the MD but the test's meter on its received tracks reads ${rx.rms} dB RMS (${rx.tracks} tracks, context ${rx.ctxState})`);
+      if (rx.path === 'rtp') check(rx.n >= 20, `musician A hears the MD but its peer connections received only ${rx.n} audio packets in ${rx.ms} ms (is the __e2ePcs wrapper seeing the app's connections?)`);
+      // The meter before the gate must hear a talk meant for the page, or its "silent" says nothing.
+      check(rx.rms > HEARD_RAW_DB, `musician A hears the MD but the test's meter before the gate reads ${rx.rms} dB RMS (${rx.tracks} talkers, context ${rx.ctxState}, ${rx.path} path)`);
       const [rMd, rV] = await Promise.all([meter(md, 800), meter(viewer, 800)]);
       check(isSilent(rMd), `the MD hears something while only the MD talks: ${fmt(rMd)}`);
       check(isSilent(rV), `the viewer hears something: ${fmt(rV)}`);

@@ -458,7 +458,9 @@ export class Voice {
       dropLink: (peer: string) => this.mesh?.drop(peer),
       audioTap: () => {
         if (this.enabled && !this.mixer) this.room.audio.unlock();
-        return this.mixer ? { ctx: this.mixer.ctx, bus: this.mixer.bus as AudioNode, talkers: this.mixer.talkerNodes() } : { ctx: null, bus: null, talkers: new Map() };
+        return this.mixer
+          ? { ctx: this.mixer.ctx, bus: this.mixer.bus as AudioNode, talkers: this.mixer.talkerNodes(), received: this.mixer.receivedNodes() }
+          : { ctx: null, bus: null, talkers: new Map(), received: new Map() };
       },
       /** The peer connection itself, for benchmarks that read getStats directly. */
       pc: (peer: string) => this.mesh?.pc(peer) ?? null,

@@ -103,6 +103,28 @@ export class DcVoice {
     return codec === 'pcm' || (typeof AudioEncoder === 'function' && typeof AudioDecoder === 'function');
   }
 
+  private static transferable: boolean | null = null;
+  /** Whether this browser can move an RTCDataChannel into a Worker (else the main-thread mode). */
+  static canTransferChannel(): boolean {
+    if (DcVoice.transferable !== null) return DcVoice.transferable;
+    let ok = false;
+    if (typeof Worker === 'function' && typeof RTCPeerConnection === 'function' && typeof MessageChannel === 'function') {
+      let pc: RTCPeerConnection | null = null;
+      const mc = new MessageChannel();
+      try {
+        pc = new RTCPeerConnection();
+        const ch = pc.createDataChannel('probe', { negotiated: true, id: 7 });
+        mc.port1.postMessage(ch, [ch as unknown as Transferable]);
+        ok = true;
+      } catch { ok = false; }
+      pc?.close();
+      mc.port1.close();
+      mc.port2.close();
+    }
+    DcVoice.transferable = ok;
+    return ok;
+  }
+
   static async opus_supported(ctxRate: number, frameMs: number = 5): Promise<boolean> {
     if (!DcVoice.supported('opus')) return false;
     try {
@@ -147,7 +169,7 @@ export class DcVoice {
     this.opts = { codec: 'pcm', frameMs: 5, bitrate: 48000, targetBufferMs: 5, maxBufferMs: 40, maxQueuedBytes: 16384, maxPacketFrames: 512, worker: true, ...opts };
     this.codec = this.opts.codec;
     this.ready = load_worklet(ctx);
-    if (this.opts.worker && this.codec === 'pcm' && typeof Worker === 'function') {
+    if (this.opts.worker && this.codec === 'pcm' && DcVoice.canTransferChannel()) {
       try {
         this.worker = new Worker(new URL('./ll.worker.ts', import.meta.url), { type: 'module' });
         this.worker.onmessage = (e: MessageEvent<WorkerOut>) => { if (e.data.t === 'stats') this.workerStats.set(e.data.id, e.data); };
