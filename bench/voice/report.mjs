@@ -20,7 +20,7 @@ for (const r of run.results.filter((x) => x.kind === 'm2e')) {
   const s = r.m2e_ms, st = r.stats ?? {};
   const pct = (x) => (x == null ? '—' : `${(x * 100).toFixed(1)} %`);
   const codec = st.codec ? st.codec.replace(/^audio\//, '').replace(/minptime=\d+;?/, '').slice(0, 40) : '—';
-  out(`| ${r.label.replace(/ \((lo|impaired)\)$/, '')} | ${r.net} | ${r.paired}/${r.pulses} | ${f(s.p50)} / ${f(s.p95)} / ${f(s.max)} | ${st.jitterBufferMs != null ? st.jitterBufferMs : st.appJitterBufferMs != null ? `${st.appJitterBufferMs} (app)` : '—'} | ${f(st.playoutDelayMs)} | ${pct(st.loss)} / ${pct(st.concealed)} | ${f(st.rttMs)} | ${r.path === 'app-dc' ? '—' : f(st.packetsPerSecond)} | ${r.path === 'app-dc' ? (r.dc_options?.codec ?? 'pcm') + ' (dc)' : codec} |`);
+  out(`| ${r.label.replace(/ \((lo|impaired)\)$/, '')} | ${r.net} | ${r.paired}/${r.pulses} | ${f(s.p50)} / ${f(s.p95)} / ${f(s.max)} | ${st.jitterBufferMs != null ? st.jitterBufferMs : st.appJitterBufferMs != null ? `${st.appJitterBufferMs} (app)` : '—'} | ${f(st.playoutDelayMs)} | ${r.path === 'app-dc' ? `${pct(r.links?.[0]?.loss)} / ${pct(r.links?.[0]?.concealed)} (app)` : `${pct(st.loss)} / ${pct(st.concealed)}`} | ${f(st.rttMs)} | ${r.path === 'app-dc' ? '—' : f(st.packetsPerSecond)} | ${r.path === 'app-dc' ? (r.dc_options?.codec ?? 'pcm') + ' (dc)' : codec} |`);
 }
 const press = run.results.filter((x) => x.kind === 'press');
 if (press.length) {
@@ -42,21 +42,35 @@ for (const n of run.notes ?? []) out(`\nNote: ${n}`);
 // the app and getUserMedia's defaults), its jitter buffer from getStats / linkStats, and the rest.
 const m2e = Object.fromEntries(run.results.filter((x) => x.kind === 'm2e').map((x) => [x.label, x]));
 const p50 = (label) => m2e[label]?.m2e_ms?.p50 ?? null;
-const floorApm = p50('floor webaudio-processing'), floorRaw = p50('floor webaudio'), floorEl = p50('floor audio-element');
+// The app's own configuration (latencyHint 0, a fresh source node every second) has its own floor
+// rows; older runs only the plain ones.
+const floorApm = p50('floor webaudio-processing hint 0 fresh source') ?? p50('floor webaudio-processing');
+const floorRawApp = p50('floor webaudio hint 0 fresh source') ?? p50('floor webaudio');
+const floorRaw = p50('floor webaudio'), floorEl = p50('floor audio-element');
 if (floorRaw != null) {
   out('');
   out('| stage (p50, ms) | value | from |');
   out('|---|---|---|');
   out(`| capture + output, no processing (rig + Chromium) | ${floorRaw} | floor webaudio |`);
-  if (floorApm != null) out(`| audio processing (AEC, NS, AGC) | ${Math.round((floorApm - floorRaw) * 10) / 10} | floor webaudio-processing − floor webaudio |`);
-  if (floorEl != null) out(`| \`<audio>\` element instead of Web Audio (local track) | ${Math.round((floorEl - floorRaw) * 10) / 10} | floor audio-element − floor webaudio |`);
+  const d = (a, b) => (a == null || b == null ? null : Math.round((a - b) * 10) / 10);
+  const row = (what, a, b, from) => { const v = d(p50(a), p50(b)); if (v != null) out(`| ${what} | ${v} | ${from ?? `${a} − ${b}`} |`); };
+  row('audio processing (AEC, NS, AGC)', 'floor webaudio-processing', 'floor webaudio');
+  row('audio processing, app configuration', 'floor webaudio-processing hint 0 fresh source', 'floor webaudio hint 0 fresh source');
+  row('`<audio>` element instead of Web Audio (local track)', 'floor audio-element', 'floor webaudio');
+  row('latencyHint 0 instead of interactive (fresh source both)', 'floor webaudio hint 0 fresh source', 'floor webaudio fresh source');
+  row('a fresh source node every second (latencyHint 0 both)', 'floor webaudio hint 0 fresh source', 'floor webaudio hint 0');
   out('');
-  out('| path | net | m2e p50 | above the APM floor | jitter buffer | rest: encoder frame, packetization, transport, decode, playout |');
-  out('|---|---|---|---|---|---|');
+  out('| path | net | m2e p50 | its floor (p50) | above the floor | jitter buffer | rest: encoder frame, packetization, transport, decode, playout |');
+  out('|---|---|---|---|---|---|---|');
   for (const r of Object.values(m2e)) {
-    if (!/^(peer|app)/.test(r.label) || floorApm == null || r.m2e_ms.p50 == null) continue;
-    const above = Math.round((r.m2e_ms.p50 - floorApm) * 10) / 10;
+    if (!/^(peer|app)/.test(r.label) || r.m2e_ms.p50 == null) continue;
+    // The app's rows against the app's floor with the same processing; the plain peer against the plain floors.
+    const app = /^app/.test(r.label);
+    const inEar = /in-ear/.test(r.label);
+    const floor = app ? (inEar ? floorRawApp : floorApm) : (p50('floor webaudio-processing') ?? floorApm);
+    if (floor == null) continue;
+    const above = Math.round((r.m2e_ms.p50 - floor) * 10) / 10;
     const jb = r.stats?.jitterBufferMs ?? r.stats?.appJitterBufferMs ?? null;
-    out(`| ${r.label.replace(/ \((lo|impaired)\)$/, '')} | ${r.net} | ${r.m2e_ms.p50} | ${above} | ${f(jb)} | ${jb == null ? '—' : Math.round((above - jb) * 10) / 10} |`);
+    out(`| ${r.label.replace(/ \((lo|impaired)\)$/, '')} | ${r.net} | ${r.m2e_ms.p50} | ${floor} | ${above} | ${f(jb)} | ${jb == null ? '—' : Math.round((above - jb) * 10) / 10} |`);
   }
 }

@@ -38,6 +38,17 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 // Chromium's audio threads ask RTKit (D-Bus) for real-time priority; there is none here. On a busy
 // machine `--nice -10` gives the Chromiums (all their threads) a head start instead; 0 = as they are.
 const NICE = Number(opt('--nice', 0));
+// Experiments with the capture → output floor: extra Chromium flags (space-separated), another
+// PULSE_LATENCY_MSEC for the Chromiums only, and the floor variants to measure (names of FLOOR_VARIANTS).
+const CHROMIUM_ARGS = (opt('--chromium-args', '') ?? '').split(' ').filter(Boolean);
+const CHROMIUM_PULSE_MS = opt('--chromium-pulse-latency', null);
+const FLOOR_ONLY = opt('--floor', null)?.split(',') ?? null;
+// The app: its AudioContext latencyHint (localStorage downbeat.audio.latencyHint; default: the app's)
+// and which of APP_VARIANTS to measure (names, comma-separated).
+const APP_LATENCY_HINT = opt('--app-latency-hint', null);
+const APP_ONLY = opt('--app', null)?.split(',') ?? null;
+// More localStorage for the app pages before their first gesture, e.g. '{"downbeat.voice.sourceRefreshMs":"0"}'.
+const APP_STORAGE = JSON.parse(opt('--app-storage', '{}'));
 const IMPAIR = { delayMs: 5, jitterMs: 5, loss: 0.01 };
 const IS_ROOT = process.getuid?.() === 0;
 
@@ -184,7 +195,9 @@ async function launch(name, { source, sink, ns, secureOrigin }) {
     '--disable-renderer-backgrounding', '--disable-background-timer-throttling', '--disable-backgrounding-occluded-windows',
     '--window-size=1000,760'];
   if (secureOrigin) args.push('--ignore-certificate-errors');
+  args.push(...CHROMIUM_ARGS);
   const env = { ...process.env, ...rig.env, DISPLAY: rig.display, PULSE_SOURCE: source, PULSE_SINK: sink, PULSE_PROP: `application.name=bench-${name}` };
+  if (CHROMIUM_PULSE_MS !== null) env.PULSE_LATENCY_MSEC = CHROMIUM_PULSE_MS;
   const browser = await chromium.launch({ executablePath: exe, headless: false, args, env, timeout: 60_000 });
   const context = await browser.newContext({ viewport: { width: 1000, height: 700 }, ignoreHTTPSErrors: !!secureOrigin });
   await context.addInitScript(statsScript);
@@ -318,16 +331,56 @@ async function measurePress(label, { press, release, trials = TRIALS, holdMs = 1
 }
 
 // ---- the three kinds of pages ----------------------------------------------------------------
+// What PulseAudio holds for each client stream now: playback (buffer + sink) and record (buffer + source) latency.
+function pulseLatencies() {
+  try {
+    const out = [];
+    for (const kind of ['sink-inputs', 'source-outputs']) {
+      let name = '', buf = null;
+      for (const line of rig.pactl(['list', kind]).split('\n')) {
+        const m = /application\.name = "([^"]*)"/.exec(line); if (m) name = m[1];
+        const b = /Buffer Latency: (\d+) usec/.exec(line); if (b) buf = Number(b[1]) / 1000;
+        const l = /(Sink|Source) Latency: (\d+) usec/.exec(line); if (l) out.push({ kind: kind === 'sink-inputs' ? 'play' : 'rec', buf, dev: Number(l[2]) / 1000 });
+        const n = /^\s*Properties:/.test(line); if (n) name = '';
+        if (/application\.name/.test(line) && out.length && !out.at(-1).name) out.at(-1).name = name;
+      }
+    }
+    return out.map((x) => `${x.kind}${x.name ? ' ' + x.name : ''} ${ms1(x.buf)}+${ms1(x.dev)} ms`).join(', ');
+  } catch (e) { return `? (${e.message})`; }
+}
+
+// The floor variants: what the page's AudioContext and capture can change about the floor.
+const FLOOR_VARIANTS = [
+  { name: 'webaudio', mode: 'webaudio' },
+  { name: 'webaudio-processing', mode: 'webaudio-processing' },
+  { name: 'audio-element', mode: 'audio-element' },
+  { name: 'webaudio 48k', mode: 'webaudio', options: { sampleRate: 48000 } },
+  { name: 'webaudio hint 0', mode: 'webaudio', options: { latencyHint: 0 } },
+  { name: 'webaudio hint 0 48k', mode: 'webaudio', options: { latencyHint: 0, sampleRate: 48000 } },
+  { name: 'webaudio balanced', mode: 'webaudio', options: { latencyHint: 'balanced' } },
+  { name: 'trackprocessor', mode: 'trackprocessor' },
+  { name: 'webaudio hint 0 fresh source', mode: 'webaudio', options: { latencyHint: 0, recreateMs: 1000 } },
+  { name: 'webaudio fresh source', mode: 'webaudio', options: { recreateMs: 1000 } },
+  { name: 'webaudio-processing hint 0 fresh source', mode: 'webaudio-processing', options: { latencyHint: 0, recreateMs: 1000 } },
+  { name: 'trackprocessor 48k', mode: 'trackprocessor', options: { latencyHint: 0, sampleRate: 48000 } },
+  { name: 'webaudio-processing 48k', mode: 'webaudio-processing', options: { latencyHint: 0, sampleRate: 48000 } },
+];
+const FULL_FLOORS = ['webaudio', 'webaudio-processing', 'audio-element', 'webaudio hint 0', 'webaudio fresh source', 'webaudio hint 0 fresh source', 'webaudio-processing hint 0 fresh source'];
+
 async function floorRuns() {
   log('# floor: one Chromium, its microphone straight to its own output (no network, no codec)');
   const f = await launch('floor', { source: 'mic', sink: 'right' });
+  const names = FLOOR_ONLY ?? (SMOKE ? ['webaudio'] : FULL_FLOORS);
   try {
-    for (const mode of SMOKE ? ['webaudio'] : ['webaudio', 'webaudio-processing', 'audio-element']) {
+    for (const name of names) {
+      const v = FLOOR_VARIANTS.find((x) => x.name === name);
+      check(v, `unknown floor variant "${name}" (known: ${FLOOR_VARIANTS.map((x) => x.name).join(', ')})`);
       await f.page.goto(`${BENCH_ORIGIN}/floor.html`);
-      const info = await f.page.evaluate((m) => window.startFloor(m), mode);
+      const info = await f.page.evaluate(([m, o]) => window.startFloor(m, o), [v.mode, v.options ?? {}]);
+      log(`  (floor ${v.name}: context ${info.sampleRate ?? '-'} Hz, base ${ms1((info.baseLatency ?? NaN) * 1000) ?? '-'} ms, output ${ms1((info.outputLatency ?? NaN) * 1000) ?? '-'} ms, track ${info.settings?.sampleRate ?? '-'} Hz, latency ${ms1((info.settings?.latency ?? NaN) * 1000) ?? '-'} ms)`);
       await sleep(500);
-      await measurePulses(`floor ${mode}`, { extra: { path: 'floor', mode, net: 'none', audio: info } });
-      if (mode === 'webaudio' && ONLY.includes('press') && !SMOKE) {
+      await measurePulses(`floor ${v.name}`, { extra: { path: 'floor', mode: v.mode, variant: v.name, net: 'none', audio: info, chromium_args: CHROMIUM_ARGS, chromium_pulse_ms: CHROMIUM_PULSE_MS } });
+      if (v.name === names[0] && v.mode !== 'audio-element' && ONLY.includes('press') && !SMOKE) {
         // Checks the press timing itself: opening a gain node in the floor page should be heard
         // after about the page's output latency (AudioContext base + output latency), nothing more.
         await f.page.evaluate(() => window.gate(false));
@@ -336,6 +389,8 @@ async function floorRuns() {
           press: () => f.page.evaluate(() => window.gate(true)), release: () => f.page.evaluate(() => window.gate(false)),
           trials: Math.min(TRIALS, 10), extra: { path: 'floor', net: 'none', audio: info } });
       }
+      log(`  (floor ${v.name}: PulseAudio ${pulseLatencies()})`);
+      if (f.errors.length) log(`  (floor ${v.name}: page errors: ${f.errors.splice(0).slice(0, 3).join(' | ')})`);
       await f.page.evaluate(() => window.stopFloor());
     }
   } finally { await f.close(); }
@@ -360,7 +415,19 @@ async function connectPeer(pp, { tuned, playout }) {
 
 // The app's voice paths; the dc path also with Opus (WebCodecs) instead of its default PCM, to show
 // what the codec costs.
-const APP_VARIANTS = ['rtp', 'dc', { path: 'dc', name: 'dc opus 5 ms', dc: { codec: 'opus', frameMs: 5 } }];
+// `processing: false` is the in-ear mode (echo cancellation, noise suppression, AGC off); `rtp`
+// and `dc` are the paths' localStorage options (rtp.ts, ll/index.ts).
+const APP_VARIANTS = [
+  { path: 'rtp', name: 'rtp' },
+  { path: 'rtp', name: 'rtp primed', rtp: { prime: true } },
+  { path: 'rtp', name: 'rtp in-ear', processing: false },
+  { path: 'dc', name: 'dc' },
+  { path: 'dc', name: 'dc main thread', dc: { worker: false } },
+  { path: 'dc', name: 'dc in-ear', processing: false },
+  { path: 'dc', name: 'dc buffer 80 ms', dc: { maxBufferMs: 80 } },
+  { path: 'dc', name: 'dc opus 5 ms', dc: { codec: 'opus', frameMs: 5 } },
+];
+const FULL_APP = ['rtp', 'rtp primed', 'rtp in-ear', 'dc', 'dc main thread', 'dc in-ear', 'dc buffer 80 ms', 'dc opus 5 ms'];
 
 const PEER_VARIANTS = [
   { name: 'peer default', tuned: false, playout: 'audio' },
@@ -397,6 +464,9 @@ async function appSession(net) {
   try {
     for (const [p, code, name] of [[md, server.codes.md, 'Mia (MD)'], [mu, server.codes.musician, 'Bo']]) {
       await p.page.goto(`${server.base}/j/${code}`);
+      // Before the first gesture: the AudioContext is made then (audio.ts latencyHint()).
+      const store = { ...APP_STORAGE, ...(APP_LATENCY_HINT !== null ? { 'downbeat.audio.latencyHint': APP_LATENCY_HINT } : {}) };
+      await p.page.evaluate((o) => { for (const [k, v] of Object.entries(o)) localStorage.setItem(k, String(v)); }, store);
       await p.page.fill('[data-testid="join-name"]', name);
       await p.page.click('[data-testid="join-submit"]');
       await waitFor(async () => (await p.page.locator('[data-testid="conn-status"]').first().innerText().catch(() => '')).trim() === 'Live', `${p.name} to be Live`, 20_000);
@@ -438,18 +508,30 @@ async function appRuns(net, { paths, pulses = true, press = false, stall = false
   log(`# the app: MD page talks to all, a musician page listens (${net.kind})`);
   const s = await appSession(net);
   try {
-    for (const v of paths.map((x) => (typeof x === 'string' ? { path: x, name: x } : x))) {
+    for (const v of paths.map((x) => (typeof x === 'string' ? APP_VARIANTS.find((y) => y.name === x) ?? { path: x, name: x } : x))) {
       const { path, name } = v;
       try {
-        // dc options (codec, Opus frame, buffer) come from localStorage; the path reads them when it starts.
-        for (const p of [s.md, s.mu]) await p.page.evaluate((o) => { if (o) localStorage.setItem('downbeat.voice.dc', JSON.stringify(o)); else localStorage.removeItem('downbeat.voice.dc'); }, v.dc ?? null);
-        if (path === 'dc') await setPath(s, 'rtp');
+        // Path options (codec, Opus frame, buffer, priming) come from localStorage; a path reads them
+        // when it starts, so it is restarted (via the other path).
+        for (const p of [s.md, s.mu]) {
+          await p.page.evaluate((o) => {
+            for (const [k, x] of [['downbeat.voice.dc', o.dc], ['downbeat.voice.rtp', o.rtp]]) if (x) localStorage.setItem(k, JSON.stringify(x)); else localStorage.removeItem(k);
+          }, { dc: v.dc ?? null, rtp: v.rtp ?? null });
+        }
+        await setPath(s, path === 'dc' ? 'rtp' : 'dc').catch(() => {});
         await setPath(s, path);
+        const processing = v.processing ?? true;
+        await s.md.page.evaluate((on) => window.__downbeat.voice.setProcessing?.(on), processing);
+        await waitFor(async () => (await s.md.page.evaluate(() => window.__downbeat.voice.micState())) === 'on', 'the MD microphone to be on again', 10_000);
+        const mic = await s.md.page.evaluate(() => window.__downbeat.voice.micSettings?.() ?? null);
+        log(`  (app ${name}: mic ${mic ? `echoCancellation ${mic.echoCancellation}, noiseSuppression ${mic.noiseSuppression}, autoGainControl ${mic.autoGainControl}, latency ${ms1((mic.latency ?? NaN) * 1000) ?? '-'} ms` : '?'})`);
+        await sleep(500);
       } catch (e) {
         const m = `app path ${name}: not available (${e.message})`; log(`  SKIP ${m}`); notes.push(m); continue;
       }
       const audio = await audioInfo(s.mu).catch(() => null);
-      const extra = { path: `app-${path}`, variant: name, dc_options: v.dc ?? null, net: net.kind, audio };
+      log(`  (app ${name}: listener context ${audio?.sampleRate ?? '-'} Hz, base ${ms1((audio?.baseLatency ?? NaN) * 1000) ?? '-'} ms, output ${ms1((audio?.outputLatency ?? NaN) * 1000) ?? '-'} ms)`);
+      const extra = { path: `app-${path}`, variant: name, dc_options: v.dc ?? null, rtp_options: v.rtp ?? null, processing: v.processing ?? true, latency_hint: APP_LATENCY_HINT, storage: APP_STORAGE, net: net.kind, audio };
       if (pulses) {
         await appPress(s);
         await sleep(800);
@@ -571,7 +653,7 @@ try {
     await lo.up();
     try {
       if (ONLY.includes('peer')) await peerRuns(lo, { press: ONLY.includes('press') && !SMOKE });
-      if (ONLY.includes('app') || ONLY.includes('press')) await appRuns(lo, { paths: SMOKE ? ['rtp'] : APP_VARIANTS, pulses: ONLY.includes('app'), press: ONLY.includes('press') });
+      if (ONLY.includes('app') || ONLY.includes('press')) await appRuns(lo, { paths: SMOKE ? ['rtp'] : (APP_ONLY ?? FULL_APP), pulses: ONLY.includes('app'), press: ONLY.includes('press') });
     } finally { await lo.down(); }
   }
   if (ONLY.includes('impaired') || ONLY.includes('stall')) {

@@ -30,6 +30,7 @@ const TONES = { md: 440, a: 660, b: 990 };
 const HEARD_DB = -70;
 const SILENT_DB = -85;
 const SILENT_RMS_DB = -60;
+const HEARD_RAW_DB = -55; // RMS before the gate of a talk that carries the fake microphone's tone (about −35 dB here)
 const RECOVERY_LIMIT_MS = 10_000;
 
 let failures = 0;
@@ -130,6 +131,8 @@ async function newPage(browser, name, viewport) {
   await context.grantPermissions(['microphone']).catch(() => {});
   // Keep a handle on every RTCPeerConnection the app makes, to count the RTP packets that
   // really arrive (the app may gate playout; talk not meant for a page must not even reach it).
+  // VOICE_PATH=rtp|dc runs the pages on that voice path (default: the app's own default).
+  if (process.env.VOICE_PATH) await context.addInitScript((path) => { try { localStorage.setItem('downbeat.voicePath', path); } catch { /* not the app's origin */ } }, process.env.VOICE_PATH);
   await context.addInitScript(() => {
     const Orig = window.RTCPeerConnection;
     if (!Orig) return;
@@ -390,12 +393,51 @@ async function rxStats(p) {
   });
 }
 async function inboundPackets(p) { return (await rxStats(p)).packets; }
-/** Runs `during` and checks how many audio packets `p` received meanwhile. */
-async function packetsDuring(p, during) {
+
+// Runs inside the page: an analyser of our own on what arrived from each talker *before* the
+// app's gate (`audioTap().received`, docs/voice.md) — so it hears whatever the talker sent, on
+// either voice path. (The RTP path can keep its senders primed, sending encoded silence toward
+// every peer while not talking: packets may flow to a page that is not a target; sound must not.)
+function rawMeterInPage({ ms }) {
+  const tap = window.__downbeat?.voice?.audioTap();
+  if (!tap?.ctx) return { rms: -200, tracks: 0, ctxState: 'none' };
+  const R = (window.__rawMeter ??= { ctx: tap.ctx, nodes: new Map() });
+  if (R.ctx !== tap.ctx) { R.ctx = tap.ctx; R.nodes = new Map(); }
+  for (const [, node] of tap.received ?? []) {
+    if (R.nodes.has(node)) continue;
+    const a = R.ctx.createAnalyser();
+    a.fftSize = 2048;
+    node.connect(a);
+    R.nodes.set(node, a);
+  }
+  let max = -200;
+  const td = new Float32Array(2048);
+  return new Promise((resolve) => {
+    const end = performance.now() + ms;
+    const tick = () => {
+      for (const a of R.nodes.values()) {
+        a.getFloatTimeDomainData(td);
+        let sum = 0;
+        for (const x of td) sum += x * x;
+        max = Math.max(max, 20 * Math.log10(Math.sqrt(sum / td.length) + 1e-10));
+      }
+      if (performance.now() < end) setTimeout(tick, 40);
+      else resolve({ rms: Math.round(max), tracks: R.nodes.size, ctxState: R.ctx.state, path: window.__downbeat.voice.path() });
+    };
+    tick();
+  });
+}
+/** Runs `during` and measures, meanwhile, the audio packets `p` received and the energy of what arrived (max RMS dB over its received tracks). */
+async function receivedDuring(p, during) {
   const before = await inboundPackets(p);
   const t0 = Date.now();
-  await during();
-  return { n: (await inboundPackets(p)) - before, ms: Date.now() - t0 };
+  const [raw] = await Promise.all([hook(p, rawMeterInPage, { ms: 900 }), during()]);
+  return { n: (await inboundPackets(p)) - before, ms: Date.now() - t0, rms: raw.rms, tracks: raw.tracks, ctxState: raw.ctxState, path: raw.path };
+}
+/** What `p` received carries no sound (the talker sent silence, or nothing). */
+function checkNothingSent(p, rx, what) {
+  check(rx.ctxState === 'running', `${p.name}: the test's own AudioContext is ${rx.ctxState}: the received tracks cannot be measured`);
+  check(rx.rms < SILENT_RMS_DB, `${p.name} received sound (${rx.rms} dB RMS before the app's gate, ${rx.path} path, ${rx.n} RTP packets in ${rx.ms} ms) ${what}: audio is sent beyond the ptt.state "to" (only gated at playout)`);
 }
 
 /** The server-resolved `to` of the latest ptt.state talking:true for `talker`, as `p` received it. */
@@ -494,13 +536,12 @@ async function main() {
   }, { fatal: true });
 
   await step('2. nothing is heard while nobody holds Talk', async () => {
-    const before = await Promise.all(talkers.map(inboundPackets));
-    const rs = await Promise.all(listeners.map((p) => meter(p, 1000)));
-    const after = await Promise.all(talkers.map(inboundPackets));
+    let rs = [];
+    const raw = await Promise.all(talkers.map((p) => receivedDuring(p, async () => { if (p === talkers[0]) rs = await Promise.all(listeners.map((q) => meter(q, 1000))); })));
     const bad = listeners.map((p, i) => [p, rs[i]]).filter(([, r]) => !isSilent(r)).map(([p, r]) => `${p.name}: ${fmt(r)}`);
     check(bad.length === 0, `sound while nobody talks: ${bad.join('; ')}`);
-    const sending = talkers.map((p, i) => [p, after[i] - before[i]]).filter(([, n]) => n > 5).map(([p, n]) => `${p.name} received ${n}`);
-    check(sending.length === 0, `audio packets flow while nobody talks: ${sending.join(', ')}`);
+    talkers.forEach((p, i) => checkNothingSent(p, raw[i], 'while nobody talks'));
+    vlog(`while nobody talks: ${talkers.map((p, i) => `${p.name} received ${raw[i].n} packets, ${raw[i].rms} dB`).join('; ')}`);
   });
 
   await step('3. MD holds Talk to all: both musicians hear the MD, the viewer hears nothing, every page shows "Mia → all"', async () => {
@@ -521,9 +562,11 @@ async function main() {
       const onsets = await Promise.all([a, b].map((p) => hook(p, () => window.__onset)));
       log(`     press → first audible at A ${onsets[0] ? Math.round(onsets[0] - tPress) + ' ms' : '?'}, at B ${onsets[1] ? Math.round(onsets[1] - tPress) + ' ms' : '?'} ` +
         '(wall clock from the pointer-down sent by the test to the tone above the threshold on the bus analyser, polled every ~4 ms; not a latency benchmark)');
-      const rx = await packetsDuring(a, () => sleep(1000));
-      vlog(`musician A received ${rx.n} audio packets in ${rx.ms} ms while the MD talks to all`);
-      check(rx.n >= 20, `musician A hears the MD but its peer connections received only ${rx.n} audio packets in ${rx.ms} ms (is the __e2ePcs wrapper seeing the app's connections?)`);
+      const rx = await receivedDuring(a, () => sleep(1000));
+      vlog(`musician A received ${rx.n} audio packets in ${rx.ms} ms, ${rx.rms} dB RMS, while the MD talks to all`);
+      if (rx.path === 'rtp') check(rx.n >= 20, `musician A hears the MD but its peer connections received only ${rx.n} audio packets in ${rx.ms} ms (is the __e2ePcs wrapper seeing the app's connections?)`);
+      // The meter before the gate must hear a talk meant for the page, or its "silent" says nothing.
+      check(rx.rms > HEARD_RAW_DB, `musician A hears the MD but the test's meter before the gate reads ${rx.rms} dB RMS (${rx.tracks} talkers, context ${rx.ctxState}, ${rx.path} path)`);
       const [rMd, rV] = await Promise.all([meter(md, 800), meter(viewer, 800)]);
       check(isSilent(rMd), `the MD hears something while only the MD talks: ${fmt(rMd)}`);
       check(isSilent(rV), `the viewer hears something: ${fmt(rV)}`);
@@ -543,9 +586,9 @@ async function main() {
     try {
       await expectHears(md, 'a', a.id);
       let rB, rV;
-      const rx = await packetsDuring(b, async () => { [rB, rV] = await Promise.all([meter(b, 1000), meter(viewer, 600)]); });
+      const rx = await receivedDuring(b, async () => { [rB, rV] = await Promise.all([meter(b, 1000), meter(viewer, 600)]); });
       check(isSilent(rB), `musician B hears A's talkback to the MD: ${fmt(rB)}`);
-      check(rx.n <= 5, `musician B's peer connections received ${rx.n} audio packets in ${rx.ms} ms of A's talkback to the MD: audio is sent beyond the ptt.state "to" (only gated at playout)`);
+      checkNothingSent(b, rx, "of A's talkback to the MD");
       check(isSilent(rV), `the viewer hears A's talkback: ${fmt(rV)}`);
       for (const p of listeners) await expectTalkingItem(p, /Ana/, 'Ana talking');
       await expectPttTo(b, a, 'md', [md]);
@@ -568,8 +611,8 @@ async function main() {
     const letGo = await holdTalk(md);
     try {
       await expectHears(a, 'md', md.id);
-      const rx = await packetsDuring(b, () => expectSilent(b, 1000, 'although the MD talks to vocals only'));
-      check(rx.n <= 5, `musician B's peer connections received ${rx.n} audio packets in ${rx.ms} ms while the MD talks to vocals: audio is sent beyond the ptt.state "to"`);
+      const rx = await receivedDuring(b, () => expectSilent(b, 1000, 'although the MD talks to vocals only'));
+      checkNothingSent(b, rx, 'while the MD talks to vocals');
       for (const p of listeners) await expectTalkingItem(p, /Mia.*vocals/i, '"Mia → vocals"');
       await expectPttTo(b, md, 'vocals', [a]);
     } finally { await letGo(); }
@@ -582,8 +625,8 @@ async function main() {
     const letGo = await holdTalk(md);
     try {
       await expectHears(b, 'md', md.id);
-      const rx = await packetsDuring(a, () => expectSilent(a, 1000, 'although the MD talks to Drums only'));
-      check(rx.n <= 5, `musician A's peer connections received ${rx.n} audio packets in ${rx.ms} ms while the MD talks to Drums only: audio is sent beyond the ptt.state "to"`);
+      const rx = await receivedDuring(a, () => expectSilent(a, 1000, 'although the MD talks to Drums only'));
+      checkNothingSent(a, rx, 'while the MD talks to Drums only');
       await expectPttTo(a, md, `@${b.id}`, [b]);
     } finally { await letGo(); }
     await waitSilent(b, 3000, 'after the MD let go');

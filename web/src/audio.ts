@@ -4,6 +4,22 @@
 
 export type ClickHandle = { osc: OscillatorNode; gain: GainNode };
 
+// The context's render buffer. 'interactive' gives Chromium's hardware buffer (512 frames, 10.7 ms
+// on Linux/PulseAudio); a number asks for that many seconds, 0 = the smallest the device allows
+// (128 frames here, baseLatency 2.7 ms). Talk playout and the talk path's capture share this
+// context: 0 took ~15 ms off mouth-to-ear (bench/voice/REPORT.md). The click is scheduled ahead
+// on the context clock, so a smaller buffer does not move it. `localStorage['downbeat.audio.latencyHint']`
+// overrides it (a number of seconds or a category), for benchmarks.
+export const DEFAULT_LATENCY_HINT: AudioContextLatencyCategory | number = 0;
+export function latencyHint(): AudioContextLatencyCategory | number {
+  let v: string | null = null;
+  try { v = localStorage.getItem('downbeat.audio.latencyHint'); } catch { /* no storage */ }
+  if (v === null || v.trim() === '') return DEFAULT_LATENCY_HINT;
+  const n = Number(v);
+  if (Number.isFinite(n) && n >= 0) return n;
+  return v === 'balanced' || v === 'playback' || v === 'interactive' ? v : DEFAULT_LATENCY_HINT;
+}
+
 export class ClickAudio {
   ctx: AudioContext | null = null;
   private master: GainNode | null = null;
@@ -36,7 +52,7 @@ export class ClickAudio {
   unlock(): AudioContext {
     if (!this.ctx) {
       const Ctor: typeof AudioContext = window.AudioContext ?? (window as unknown as { webkitAudioContext: typeof AudioContext }).webkitAudioContext;
-      this.ctx = new Ctor({ latencyHint: 'interactive' });
+      this.ctx = new Ctor({ latencyHint: latencyHint() });
       this.master = this.ctx.createGain();
       this.master.connect(this.ctx.destination);
       this.applyGain();

@@ -8,6 +8,7 @@ const CLOSE_S = 0.015;  // when gated off or muted: no click
 export class Mixer {
   readonly bus: GainNode;
   private talkers = new Map<string, GainNode>();
+  private received = new Map<string, GainNode>(); // before the gate: what arrived from the talker
   private gains = new Map<string, number>();
 
   constructor(readonly ctx: AudioContext) {
@@ -15,16 +16,19 @@ export class Mixer {
     this.bus.connect(ctx.destination);
   }
 
-  /** Talker `id`'s input (and, after its own gain, what the test tap listens to). */
+  /** Talker `id`'s input: a unity node (what arrived, before the gate) → the talker's gain → the bus. */
   input(id: string): GainNode {
-    let g = this.talkers.get(id);
-    if (!g) {
-      g = this.ctx.createGain();
+    let r = this.received.get(id);
+    if (!r) {
+      const g = this.ctx.createGain();
       g.gain.value = this.gains.get(id) ?? 0;
       g.connect(this.bus);
       this.talkers.set(id, g);
+      r = this.ctx.createGain();
+      r.connect(g);
+      this.received.set(id, r);
     }
-    return g;
+    return r;
   }
 
   setGains(gains: ReadonlyMap<string, number>): void {
@@ -44,5 +48,10 @@ export class Mixer {
 
   talkerNodes(): Map<string, AudioNode> {
     return new Map(this.talkers);
+  }
+
+  /** Talker id → what arrived from them, before the gate (tests: nothing must arrive unless meant for me). */
+  receivedNodes(): Map<string, AudioNode> {
+    return new Map(this.received);
   }
 }

@@ -1,5 +1,6 @@
-// The RTP path's send switch against a fake sender: a press flips the encoding's `active`, the
-// mic is attached (as a clone) once, and nothing is sent toward a peer not in `to`.
+// The RTP path's send switch against a fake sender: the mic is attached (as a clone) once, and the
+// microphone reaches only the peers in `to`. Unprimed (default): a press flips `active`; primed:
+// every encoding stays active and a press flips the clone's `enabled` (silence is encoded otherwise).
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type { PathHost, PeerLink } from './path';
 
@@ -19,12 +20,19 @@ function fakeLink(id: string) {
     getParameters: () => ({ encodings: encodings.map((e) => ({ ...e })) }),
     setParameters: async (p: { encodings: { active: boolean }[] }) => { calls.push(`active=${p.encodings[0].active}`); encodings = p.encodings; },
     replaceTrack: async (t: FakeTrack | null) => { calls.push(`track=${t?.id ?? null}`); track = t; },
+    get track() { return track; },
   };
   const link = {
     id, pc: { signalingState: 'stable' },
     transceiver: { sender, receiver: { track: { id: `r-${id}` } } },
   } as unknown as PeerLink;
-  return { link, calls, sending: () => !!track && encodings[0].active, track: () => track };
+  return {
+    link, calls, track: () => track,
+    /** The microphone goes out: a track attached, enabled, on an active encoding. */
+    sending: () => !!track && track.enabled && encodings[0].active,
+    /** Packets go out (the mic's or encoded silence). */
+    packets: () => !!track && encodings[0].active,
+  };
 }
 
 const g = globalThis as Record<string, unknown>;
@@ -39,14 +47,14 @@ afterAll(() => { for (const k of Object.keys(saved)) g[k] = saved[k]; });
 const settle = () => new Promise((r) => setTimeout(r, 0));
 
 describe('rtp send switch', () => {
-  it('attaches a clone of the mic with the encoding off, then presses flip only `active`', async () => {
+  it('unprimed: attaches a clone of the mic with the encoding off, then presses flip only `active`', async () => {
     const { RtpPath } = await import('./rtp');
     const mic = new FakeTrack('mic');
     const host: PathHost = {
       audioContext: () => null, talkerInput: () => null, onAudio: () => () => {},
       mic: () => mic as unknown as MediaStreamTrack,
     };
-    const path = new RtpPath(host);
+    const path = new RtpPath(host, { prime: false });
     const a = fakeLink('a'), b = fakeLink('b');
     path.addPeer(a.link);
     path.addPeer(b.link);
@@ -72,6 +80,46 @@ describe('rtp send switch', () => {
     expect(a.track()?.id).toBe('mic2+');
     expect(first?.stopped).toBe(true);
     expect(b.sending()).toBe(true);
+    path.close();
+  });
+
+  it('primed: packets flow to every peer, the mic only to those in `to`, a press flips `enabled` only', async () => {
+    const { RtpPath } = await import('./rtp');
+    const mic = new FakeTrack('mic');
+    const host: PathHost = {
+      audioContext: () => null, talkerInput: () => null, onAudio: () => () => {},
+      mic: () => mic as unknown as MediaStreamTrack,
+    };
+    const path = new RtpPath(host, { prime: true });
+    const a = fakeLink('a'), b = fakeLink('b');
+    path.addPeer(a.link);
+    path.addPeer(b.link);
+    await settle();
+    expect(a.calls).toEqual(['track=mic+']);
+    expect(a.packets() && b.packets()).toBe(true);
+    expect(a.track()?.enabled).toBe(false); // attached disabled: silence, never the mic
+    expect(a.sending() || b.sending()).toBe(false);
+
+    path.setSendTo(new Set(['a']));
+    expect(a.sending()).toBe(true); // synchronous: no sender call in between
+    expect(b.sending()).toBe(false);
+    path.setSendTo(new Set());
+    expect(a.sending() || b.sending()).toBe(false);
+    path.setSendTo(new Set(['b']));
+    await settle();
+    expect(a.sending()).toBe(false);
+    expect(b.sending()).toBe(true);
+    expect(a.calls).toEqual(['track=mic+']); // neither setParameters nor replaceTrack per press
+
+    const mic2 = new FakeTrack('mic2');
+    path.setMic(mic2 as unknown as MediaStreamTrack);
+    await settle();
+    expect(a.track()?.id).toBe('mic2+');
+    expect(a.sending()).toBe(false);
+    expect(b.sending()).toBe(true);
+    path.setMic(null);
+    await settle();
+    expect(a.packets() || b.packets()).toBe(false); // no mic: nothing at all
     path.close();
   });
 });

@@ -144,7 +144,11 @@ export class Voice {
     return this.mic.get();
   }
 
-  /** Echo cancellation + noise suppression on or off (off suits in-ear monitors): re-acquires the track. */
+  /**
+   * Voice processing (echo cancellation, noise suppression, AGC) on or off: off is the in-ear
+   * mode (no speaker, so no echo to cancel) and saves what Chromium's audio processing holds
+   * (bench/voice/REPORT.md). Re-acquires the track.
+   */
   async setProcessing(on: boolean): Promise<void> {
     this.updateSettings({ processing: on });
     if (this.mic.get() === 'on') await this.acquire();
@@ -161,7 +165,7 @@ export class Voice {
     const p = this.settings.get().processing;
     try {
       const stream = await md.getUserMedia({
-        audio: { echoCancellation: p, noiseSuppression: p, autoGainControl: true, channelCount: 1 },
+        audio: { echoCancellation: p, noiseSuppression: p, autoGainControl: p, channelCount: 1 },
         video: false,
       });
       const track = stream.getAudioTracks()[0];
@@ -442,6 +446,10 @@ export class Voice {
       })),
       micState: () => this.mic.get(),
       enableMic: () => this.enableMic(),
+      /** Same as the in-ear switch: false = processing off (in-ear mode). */
+      setProcessing: (on: boolean) => this.setProcessing(on),
+      /** What the mic track was opened with (processing, latency, sample rate). */
+      micSettings: () => this.track?.getSettings() ?? null,
       press: (target?: string) => this.press(target),
       release: () => this.release(),
       path: () => this.pathName.get(),
@@ -450,7 +458,9 @@ export class Voice {
       dropLink: (peer: string) => this.mesh?.drop(peer),
       audioTap: () => {
         if (this.enabled && !this.mixer) this.room.audio.unlock();
-        return this.mixer ? { ctx: this.mixer.ctx, bus: this.mixer.bus as AudioNode, talkers: this.mixer.talkerNodes() } : { ctx: null, bus: null, talkers: new Map() };
+        return this.mixer
+          ? { ctx: this.mixer.ctx, bus: this.mixer.bus as AudioNode, talkers: this.mixer.talkerNodes(), received: this.mixer.receivedNodes() }
+          : { ctx: null, bus: null, talkers: new Map(), received: new Map() };
       },
       /** The peer connection itself, for benchmarks that read getStats directly. */
       pc: (peer: string) => this.mesh?.pc(peer) ?? null,

@@ -21,6 +21,8 @@
 import { decode_packet, encode_packet, pcm_decode, pcm_encode, SeqTracker, Unwrapper, type Codec } from './packet';
 import type { CaptureMsg, PlayoutIn, PlayoutStats } from './ll.worklet';
 import workletUrl from './ll.worklet.ts?worker&url';
+import { LiveSource } from '../source';
+import type { WorkerIn, WorkerOut } from './ll.worker';
 
 export type DcVoiceOptions = {
   codec?: Codec; // default 'pcm'
@@ -30,7 +32,17 @@ export type DcVoiceOptions = {
   maxBufferMs?: number; // the target never grows beyond; default 40
   maxQueuedBytes?: number; // default 16 KiB
   maxPacketFrames?: number; // PCM: quanta of one burst are sent together up to this many frames; default 512 (1036 bytes)
+  /**
+   * PCM: the packet work in a Worker (ll.worker.ts) that owns a second negotiated channel (id 1)
+   * per peer, fed by the worklets over MessagePorts: no main-thread hop. Default true where a
+   * Worker exists; false = everything on the main thread (the fallback). Either mode receives
+   * both channels, so the two interoperate.
+   */
+  worker?: boolean;
 };
+
+/** The Worker mode's channel: negotiated on both ends of a link (id 0 is the mesh's `voice`). */
+export const WORKER_CHANNEL = { label: 'voice-w', init: { negotiated: true, id: 1, ordered: false, maxRetransmits: 0 } as RTCDataChannelInit };
 
 export type DcPeerStats = {
   bufferMs: number; // buffered now
@@ -65,6 +77,8 @@ function load_worklet(ctx: BaseAudioContext): Promise<void> {
 
 type Peer = {
   channel: RTCDataChannel;
+  extra: RTCDataChannel | null; // main-thread mode: the Worker channel (id 1), listened to as well
+  workerPort: MessagePort | null; // Worker mode: the playout worklet's end of the Worker's port
   out: GainNode;
   node: AudioWorkletNode | null;
   onMessage: (e: MessageEvent) => void;
@@ -89,6 +103,28 @@ export class DcVoice {
     return codec === 'pcm' || (typeof AudioEncoder === 'function' && typeof AudioDecoder === 'function');
   }
 
+  private static transferable: boolean | null = null;
+  /** Whether this browser can move an RTCDataChannel into a Worker (else the main-thread mode). */
+  static canTransferChannel(): boolean {
+    if (DcVoice.transferable !== null) return DcVoice.transferable;
+    let ok = false;
+    if (typeof Worker === 'function' && typeof RTCPeerConnection === 'function' && typeof MessageChannel === 'function') {
+      let pc: RTCPeerConnection | null = null;
+      const mc = new MessageChannel();
+      try {
+        pc = new RTCPeerConnection();
+        const ch = pc.createDataChannel('probe', { negotiated: true, id: 7 });
+        mc.port1.postMessage(ch, [ch as unknown as Transferable]);
+        ok = true;
+      } catch { ok = false; }
+      pc?.close();
+      mc.port1.close();
+      mc.port2.close();
+    }
+    DcVoice.transferable = ok;
+    return ok;
+  }
+
   static async opus_supported(ctxRate: number, frameMs: number = 5): Promise<boolean> {
     if (!DcVoice.supported('opus')) return false;
     try {
@@ -111,7 +147,7 @@ export class DcVoice {
   private capture: AudioWorkletNode | null = null;
   private micWanted: MediaStream | null = null;
   private closed = false;
-  private source: MediaStreamAudioSourceNode | null = null;
+  private source: LiveSource | null = null;
   private sendTo: RTCDataChannel[] = [];
   private sending = false;
   private talk = 0;
@@ -125,11 +161,22 @@ export class DcVoice {
   private pcmBatch: { ts: number; end: number; talk: number; first: boolean; parts: Float32Array[] } | null = null;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private fedTo = 0; // Opus: end (graph frame) of the last quantum given to the encoder
+  private readonly worker: Worker | null = null;
+  private readonly workerStats = new Map<string, WorkerOut>();
+  private sendIds: string[] = [];
 
   constructor(private readonly ctx: AudioContext, opts: DcVoiceOptions = {}) {
-    this.opts = { codec: 'pcm', frameMs: 5, bitrate: 48000, targetBufferMs: 5, maxBufferMs: 40, maxQueuedBytes: 16384, maxPacketFrames: 512, ...opts };
+    this.opts = { codec: 'pcm', frameMs: 5, bitrate: 48000, targetBufferMs: 5, maxBufferMs: 40, maxQueuedBytes: 16384, maxPacketFrames: 512, worker: true, ...opts };
     this.codec = this.opts.codec;
     this.ready = load_worklet(ctx);
+    if (this.opts.worker && this.codec === 'pcm' && DcVoice.canTransferChannel()) {
+      try {
+        this.worker = new Worker(new URL('./ll.worker.ts', import.meta.url), { type: 'module' });
+        this.worker.onmessage = (e: MessageEvent<WorkerOut>) => { if (e.data.t === 'stats') this.workerStats.set(e.data.id, e.data); };
+      } catch (e) {
+        console.warn('voice dc: no Worker, packets on the main thread', e);
+      }
+    }
   }
 
   /**
@@ -143,37 +190,76 @@ export class DcVoice {
     if (!this.capture) {
       this.capture = new AudioWorkletNode(this.ctx, 'downbeat-ll-capture', { numberOfInputs: 1, numberOfOutputs: 0, channelCount: 1, channelCountMode: 'explicit' });
       this.capture.port.onmessage = (e: MessageEvent<CaptureMsg>) => this.on_quantum(e.data);
+      if (this.worker) {
+        // The quanta go straight to the Worker from now on.
+        const mc = new MessageChannel();
+        this.capture.port.postMessage({ port: mc.port1 }, [mc.port1]);
+        this.post({ t: 'capture', port: mc.port2, rate: this.ctx.sampleRate, maxPacketFrames: this.opts.maxPacketFrames }, [mc.port2]);
+      }
       if (this.sending) { this.begin_talk(); this.capture.port.postMessage({ send: true }); }
     }
-    this.source?.disconnect();
+    this.source?.close();
     this.source = null;
     if (mic) {
-      this.source = this.ctx.createMediaStreamSource(mic);
-      this.source.connect(this.capture);
+      // A fresh source node every second: Chromium's grows late otherwise (../source.ts).
+      this.source = new LiveSource(this.ctx, mic);
+      this.source.out.connect(this.capture);
     }
   }
 
-  /** Sends to exactly these channels from now on; [] ends the talk (with a fade and an end marker). */
-  setSending(channels: RTCDataChannel[]): void {
+  /** Worker mode: whether the packets go through the Worker (else the main thread). */
+  get inWorker(): boolean { return !!this.worker; }
+
+  private post(m: WorkerIn, transfer: Transferable[] = []): void { this.worker?.postMessage(m, transfer); }
+
+  /**
+   * Sends to exactly these channels (main-thread mode) / peers (`ids`, Worker mode) from now on;
+   * [] ends the talk (with a fade and an end marker).
+   */
+  setSending(channels: RTCDataChannel[], ids: string[] = []): void {
     this.sendTo = channels.slice();
+    const idsChanged = ids.length !== this.sendIds.length || ids.some((x, i) => x !== this.sendIds[i]);
+    this.sendIds = ids.slice();
+    if (this.worker && idsChanged) this.post({ t: 'send', ids, maxQueuedBytes: this.opts.maxQueuedBytes });
     const on = channels.length > 0;
     if (on === this.sending) return;
     this.sending = on;
     if (!this.capture) return; // no mic tapped yet: start() picks `sending` up
-    if (on) this.begin_talk();
+    if (on) { this.source?.refresh(); this.begin_talk(); }
     this.capture.port.postMessage({ send: on });
   }
 
-  /** That talker's output node (silent unless they talk to us); connect it to the mixer. */
-  addPeer(peerId: string, channel: RTCDataChannel): AudioNode {
+  /**
+   * That talker's output node (silent unless they talk to us); connect it to the mixer. With `pc`
+   * the Worker channel (id 1) is made on it: handed to the Worker (Worker mode) or listened to here.
+   */
+  addPeer(peerId: string, channel: RTCDataChannel, pc?: RTCPeerConnection): AudioNode {
     this.removePeer(peerId);
     channel.binaryType = 'arraybuffer';
     const out = this.ctx.createGain();
+    let extra: RTCDataChannel | null = null, workerPort: MessagePort | null = null;
+    if (pc && pc.signalingState !== 'closed') {
+      try {
+        const ch = pc.createDataChannel(WORKER_CHANNEL.label, WORKER_CHANNEL.init);
+        if (this.worker) {
+          // Transferred in the task that made it (a channel can move only before it is used).
+          const mc = new MessageChannel();
+          this.post({ t: 'peer', id: peerId, ch: ch as unknown as RTCDataChannel, port: mc.port2 }, [ch as unknown as Transferable, mc.port2]);
+          workerPort = mc.port1;
+        } else {
+          ch.binaryType = 'arraybuffer';
+          extra = ch;
+        }
+      } catch (e) {
+        console.warn('voice dc: no Worker channel for this peer', e);
+      }
+    }
     const peer: Peer = {
-      channel, out, node: null, seq: new SeqTracker(), ts: new Unwrapper(32), talk: -1, decoder: null, decoderBase: 0, worklet: null, closed: false, decodes: [], decodeMs: null,
+      channel, extra, workerPort, out, node: null, seq: new SeqTracker(), ts: new Unwrapper(32), talk: -1, decoder: null, decoderBase: 0, worklet: null, closed: false, decodes: [], decodeMs: null,
       onMessage: (e: MessageEvent) => { if (e.data instanceof ArrayBuffer) this.on_packet(peer, e.data); },
     };
     channel.addEventListener('message', peer.onMessage);
+    extra?.addEventListener('message', peer.onMessage);
     this.peers.set(peerId, peer);
     void this.ready.then(() => {
       if (peer.closed || this.closed) return;
@@ -182,6 +268,7 @@ export class DcVoice {
         processorOptions: { targetMs: this.opts.targetBufferMs, maxTargetMs: this.opts.maxBufferMs },
       });
       node.port.onmessage = (e: MessageEvent<PlayoutStats>) => { peer.worklet = e.data; };
+      if (peer.workerPort) node.port.postMessage({ t: 'port', port: peer.workerPort } satisfies PlayoutIn, [peer.workerPort]);
       node.connect(out);
       peer.node = node;
     });
@@ -194,6 +281,9 @@ export class DcVoice {
     this.peers.delete(peerId);
     p.closed = true;
     p.channel.removeEventListener('message', p.onMessage);
+    if (p.extra) { p.extra.removeEventListener('message', p.onMessage); p.extra.close(); }
+    if (this.worker) this.post({ t: 'gone', id: peerId });
+    this.workerStats.delete(peerId);
     if (p.node) { p.node.port.postMessage({ t: 'close' } satisfies PlayoutIn); p.node.disconnect(); }
     p.out.disconnect();
     if (p.decoder && p.decoder.state !== 'closed') p.decoder.close();
@@ -205,7 +295,9 @@ export class DcVoice {
     const w = p.worklet;
     return {
       bufferMs: w?.bufferMs ?? 0, targetMs: w?.targetMs ?? this.opts.targetBufferMs, jitterMs: w?.jitterMs ?? 0,
-      underruns: w?.underruns ?? 0, late: w?.late ?? 0, received: p.seq.received, lost: p.seq.lost, concealed: w?.concealed ?? 0,
+      underruns: w?.underruns ?? 0, late: w?.late ?? 0,
+      received: p.seq.received + (this.workerStats.get(peerId)?.received ?? 0), lost: p.seq.lost + (this.workerStats.get(peerId)?.lost ?? 0),
+      concealed: w?.concealed ?? 0,
       played: w?.played ?? 0, skips: w?.skips ?? 0, talks: w?.talks ?? 0, decodeMs: p.decodeMs,
       clockLatencyMs: w && w.latN > 0 ? w.latSum / w.latN : null,
       clockLatencyMaxMs: w && w.latN > 0 ? w.latMax : null,
@@ -217,17 +309,19 @@ export class DcVoice {
     this.setSending([]);
     this.closed = true;
     for (const id of [...this.peers.keys()]) this.removePeer(id);
-    this.source?.disconnect();
+    this.source?.close();
     this.capture?.disconnect();
     this.capture = null;
     for (const t of [...this.starts, ...(this.current ? [this.current] : [])]) if (t.encoder && t.encoder.state !== 'closed') t.encoder.close();
     this.starts.length = 0;
     this.current = null;
+    this.worker?.terminate();
   }
 
   // --- sending ---
 
   private begin_talk(): void {
+    if (this.worker) return; // the Worker numbers the talks it sends
     this.talk = (this.talk + 1) & 0xff;
     this.starts.push({ talk: this.talk, encoder: this.codec === 'opus' ? this.new_encoder(this.talk) : null });
   }

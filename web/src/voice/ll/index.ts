@@ -82,19 +82,19 @@ export class DcPath implements VoicePath {
   private connect(link: PeerLink): void {
     const input = this.host.talkerInput(link.id);
     if (!this.dc || !input || this.outs.has(link.id)) return;
-    const out = this.dc.addPeer(link.id, link.dataChannel);
+    const out = this.dc.addPeer(link.id, link.dataChannel, link.pc);
     out.connect(input);
     this.outs.set(link.id, out);
   }
 
   private applySend(): void {
     if (!this.dc) return;
-    const channels: RTCDataChannel[] = [];
+    const channels: RTCDataChannel[] = [], ids: string[] = [];
     for (const id of this.sendTo) {
       const link = this.links.get(id);
-      if (link) channels.push(link.dataChannel);
+      if (link) { channels.push(link.dataChannel); ids.push(id); }
     }
-    this.dc.setSending(this.mic ? channels : []);
+    this.dc.setSending(this.mic ? channels : [], this.mic ? ids : []);
   }
 }
 

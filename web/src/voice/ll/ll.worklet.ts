@@ -19,6 +19,7 @@ declare class AudioWorkletProcessor {
 export type CaptureMsg = { frame: number; data: Float32Array<ArrayBuffer>; first: boolean; last: boolean };
 export type PlayoutIn =
   | { t: 'frames'; pos: number; rate: number; talk: number; data: Float32Array }
+  | { t: 'port'; port: MessagePort } // more of the same messages arrive on this port (from the Worker)
   | { t: 'end'; talk: number }
   | { t: 'close' };
 export type PlayoutStats = {
@@ -35,18 +36,20 @@ class Capture extends AudioWorkletProcessor {
   private stopping = false;
   private fresh = false;
   private restart = false; // a new talk was asked for while the last one is still fading out
+  private out: MessagePort | null = null; // the Worker's port: quanta go there instead of the main thread
 
   constructor() {
     super();
     // Every send:true starts a talk (its first quantum flagged `first`) and every send:false ends
     // one (`last`), in order, even when both come within one quantum: the main thread counts on it.
-    this.port.onmessage = (e: MessageEvent<{ send: boolean }>) => {
+    this.port.onmessage = (e: MessageEvent<{ send?: boolean; port?: MessagePort }>) => {
+      if (e.data.port) { this.out = e.data.port; return; }
       if (e.data.send) {
         if (!this.sending) { this.sending = true; this.fresh = true; }
         else if (this.stopping) this.restart = true;
       } else if (this.sending) {
         if (this.restart) this.restart = false;
-        else if (this.fresh) { this.sending = false; this.fresh = false; this.port.postMessage({ frame: currentFrame, data: new Float32Array(0), first: true, last: true } satisfies CaptureMsg); }
+        else if (this.fresh) { this.sending = false; this.fresh = false; (this.out ?? this.port).postMessage({ frame: currentFrame, data: new Float32Array(0), first: true, last: true } satisfies CaptureMsg); }
         else this.stopping = true;
       }
     };
@@ -61,7 +64,7 @@ class Capture extends AudioWorkletProcessor {
     if (this.fresh) for (let i = 0; i < n; i++) data[i] *= i / n;
     else if (this.stopping) for (let i = 0; i < n; i++) data[i] *= 1 - (i + 1) / n;
     const msg: CaptureMsg = { frame: currentFrame, data, first: this.fresh, last: this.stopping };
-    this.port.postMessage(msg, [data.buffer]);
+    (this.out ?? this.port).postMessage(msg, [data.buffer]);
     this.fresh = false;
     if (this.stopping) {
       this.stopping = false;
@@ -86,12 +89,14 @@ class Playout extends AudioWorkletProcessor {
     super();
     const o = options.processorOptions ?? {};
     this.jb = new JitterBuffer({ outRate: sampleRate, targetMs: o.targetMs ?? 5, maxTargetMs: o.maxTargetMs ?? 40 });
-    this.port.onmessage = (e: MessageEvent<PlayoutIn>) => {
+    const on = (e: MessageEvent<PlayoutIn>) => {
       const m = e.data;
       if (m.t === 'frames') this.jb.push(m.pos, m.data, m.rate, m.talk);
       else if (m.t === 'end') this.jb.end(m.talk);
+      else if (m.t === 'port') m.port.onmessage = on;
       else this.closed = true;
     };
+    this.port.onmessage = on;
   }
 
   process(_inputs: Float32Array[][], outputs: Float32Array[][]): boolean {
