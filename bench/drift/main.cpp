@@ -785,12 +785,7 @@ int run_proxy(const std::string& listen, const std::string& to, const Options& o
     return asio::ip::tcp::endpoint(asio::ip::make_address(text.substr(0, colon)),
                                    static_cast<uint16_t>(std::stoi(text.substr(colon + 1))));
   };
-  Impairment imp;
-  imp.base_up_us = imp.base_down_us = o.delay_ms * 1000;
-  imp.jitter = Impairment::Jitter::uniform;
-  imp.jitter_us = o.jitter_ms * 1000;
-  imp.loss = o.loss;
-  imp.rto_us = o.rto_ms * 1000;
+  Impairment imp = netem_profile(o);
   asio::io_context ioc;
   ImpairedProxy proxy(ioc, endpoint(listen), endpoint(to), imp, o.seed);
   asio::signal_set signals(ioc, SIGTERM, SIGINT);

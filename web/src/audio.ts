@@ -129,18 +129,9 @@ export class ClickAudio {
     const ctx = this.ctx;
     if (!ctx || !this.master || accent === 0) return null;
     if (at < ctx.currentTime + 0.002) return null; // too late: never play a click out of time
-    const osc = ctx.createOscillator();
-    const gain = ctx.createGain();
-    osc.type = 'square';
-    osc.frequency.value = sub ? 800 : accent === 2 ? (countIn ? 1760 : 1568) : 1046;
+    const freq = sub ? 800 : accent === 2 ? (countIn ? 1760 : 1568) : 1046;
     const peak = sub ? 0.25 : accent === 2 ? 0.9 : 0.6;
-    gain.gain.setValueAtTime(0, at);
-    gain.gain.linearRampToValueAtTime(peak, at + 0.001);
-    gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.045);
-    osc.connect(gain).connect(this.master);
-    osc.start(at);
-    osc.stop(at + 0.05);
-    return { osc, gain };
+    return scheduleClick(ctx, this.master, at, freq, peak);
   }
 
   cancel(h: ClickHandle): void {
@@ -148,4 +139,19 @@ export class ClickAudio {
     h.osc.disconnect();
     h.gain.disconnect();
   }
+}
+
+/** A square-wave click into `dest` at context time `at`: 1 ms attack to `peak`, decay over `decayS`. */
+export function scheduleClick(ctx: BaseAudioContext, dest: AudioNode, at: number, freq: number, peak: number, decayS = 0.045): ClickHandle {
+  const osc = ctx.createOscillator();
+  const gain = ctx.createGain();
+  osc.type = 'square';
+  osc.frequency.value = freq;
+  gain.gain.setValueAtTime(0, at);
+  gain.gain.linearRampToValueAtTime(peak, at + 0.001);
+  gain.gain.exponentialRampToValueAtTime(0.0001, at + decayS);
+  osc.connect(gain).connect(dest);
+  osc.start(at);
+  osc.stop(at + decayS + 0.005);
+  return { osc, gain };
 }

@@ -10,6 +10,7 @@
 // The estimators are pure functions (unit-tested); the browser part is runMicCalibration / TapAlong.
 import workletUrl from './calibrate.worklet.ts?worker&url';
 import type { RecordedBlock } from './calibrate.worklet';
+import { scheduleClick } from './audio';
 
 export const CLICKS = 8;
 export const CLICK_SPACING_S = 0.55;  // plus a little irregular spread, so no periodic echo can alias
@@ -117,16 +118,7 @@ export function reportedOutputMs(ctx: AudioContext): number {
 }
 
 function playClick(ctx: AudioContext, at: number, freq = 1760, peak = 0.9): void {
-  const osc = ctx.createOscillator();
-  const gain = ctx.createGain();
-  osc.type = 'square';
-  osc.frequency.value = freq;
-  gain.gain.setValueAtTime(0, at);
-  gain.gain.linearRampToValueAtTime(peak, at + 0.0005);
-  gain.gain.exponentialRampToValueAtTime(0.0001, at + 0.03);
-  osc.connect(gain).connect(ctx.destination);
-  osc.start(at);
-  osc.stop(at + 0.035);
+  scheduleClick(ctx, ctx.destination, at, freq, peak, 0.03);
 }
 
 const loads = new WeakMap<BaseAudioContext, Promise<void>>();
