@@ -14,6 +14,7 @@ DEB_PACKAGES=(
   emscripten
   iproute2 openssl ca-certificates fonts-noto-color-emoji fonts-dejavu-core
   prometheus
+  nats-server
   pulseaudio pulseaudio-utils xvfb
 )
 
