@@ -42,6 +42,31 @@ export function backoffDelay(attempt: number, rand = Math.random): number {
 
 type Pending = { resolve(a: Ack): void; reject(e: Error): void; timer: number };
 
+/** A ping unanswered this long is lost (as the SDK): the estimator widens its bound instead of trusting old samples. */
+export const PING_LOST_AFTER_US = 2_000_000;
+
+/** The pings awaiting their pong, by t0 (local µs), and how many were sent and lost. */
+export class PingBook {
+  private out = new Set<number>();
+  sent = 0;
+  lost = 0;
+
+  send(t0: number): void { this.out.add(t0); this.sent++; }
+  /** Whether this pong answers a ping of ours still waiting (not a stranger's, not one already counted lost). */
+  answer(t0: number): boolean { return this.out.delete(t0); }
+  /** Counts as lost, and forgets, the pings older than PING_LOST_AFTER_US; returns how many. */
+  expire(nowUs: number): number {
+    let n = 0;
+    for (const t0 of this.out) if (nowUs - t0 > PING_LOST_AFTER_US) { this.out.delete(t0); n++; }
+    this.lost += n;
+    return n;
+  }
+  /** A new socket: its pongs cannot answer the old one's pings. */
+  forget(): void { this.out.clear(); }
+  /** Lost pings over sent ones (what metrics.report `loss` means, from the SDK and the app alike). */
+  loss(): number | null { return this.sent > 0 ? Math.min(1, this.lost / this.sent) : null; }
+}
+
 export class Connection {
   // core/clock_sync's bound ('valid until the next ping') must know the rate we really ping at.
   readonly clock = new ClockSync({ burstCount: BURST, burstIntervalUs: BURST_SPACING_MS * 1000, steadyIntervalUs: PING_EVERY_MS * 1000 });
@@ -58,7 +83,7 @@ export class Connection {
   private lastRx = 0;
   private lastAnchorAt = 0;
   private lastResyncAt = 0;
-  private pingsSent = 0;
+  private pings = new PingBook();
   private refreshing: Promise<void> | null = null;
 
   constructor(private session: Session, private readonly hooks: ConnectionHooks) {}
@@ -171,6 +196,7 @@ export class Connection {
     this.ws = null;
     for (const [, p] of this.pending) { clearTimeout(p.timer); p.reject(new CommandError('offline', 'The connection dropped before the server answered.')); }
     this.pending.clear();
+    this.pings.forget();
     if (!this.gotHello) this.failedBeforeHello++;
     this.gotHello = false;
     if (this.stopped) return;
@@ -220,7 +246,7 @@ export class Connection {
     }
     if (f.type === 'time.pong') {
       const d = (f as { data: { t0: number; t1: number; t2: number } }).data;
-      this.clock.addSample({ t0: d.t0, t1: d.t1, t2: d.t2, t3 });
+      if (this.pings.answer(d.t0)) this.clock.addSample({ t0: d.t0, t1: d.t1, t2: d.t2, t3 });
       return;
     }
     if (f.type === 'hello') {
@@ -242,9 +268,11 @@ export class Connection {
   private ping(): void {
     const ws = this.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN || !this.gotHello) return;
-    this.pingsSent++;
-    // t0 in local µs; the pong is matched by t0 itself, so it needs no id bookkeeping.
-    ws.send(JSON.stringify({ type: 'time.ping', id: `p${this.pingsSent}`, data: { t0: Math.round(performance.now() * 1000) } }));
+    // t0 in local µs; the pong is matched by t0 itself.
+    const t0 = Math.round(performance.now() * 1000);
+    for (let n = this.pings.expire(t0); n > 0; n--) this.clock.noteLostPing();
+    this.pings.send(t0);
+    ws.send(JSON.stringify({ type: 'time.ping', id: `p${this.pings.sent}`, data: { t0 } }));
   }
 
   private reportMetrics(): void {
@@ -256,6 +284,8 @@ export class Connection {
       rtt_ms: ms(s.rttUs), jitter_ms: ms(s.jitterUs), clock_uncertainty_ms: ms(s.uncertaintyUs),
       clock_offset_ms: Math.round(s.offsetUs / 10) / 100,
     };
+    const loss = this.pings.loss();
+    if (loss !== null) data.loss = loss;
     const links = this.hooks.links?.() ?? [];
     if (links.length) data.links = links;
     this.sendFrame('metrics.report', data).catch(() => { /* best effort */ });
