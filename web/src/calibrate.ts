@@ -11,6 +11,7 @@
 import workletUrl from './calibrate.worklet.ts?worker&url';
 import type { RecordedBlock } from './calibrate.worklet';
 import { scheduleClick } from './audio';
+import { LiveSource } from './voice/source';
 
 export const CLICKS = 8;
 export const CLICK_SPACING_S = 0.55;  // plus a little irregular spread, so no periodic echo can alias
@@ -139,11 +140,13 @@ export async function runMicCalibration(ctx: AudioContext): Promise<MicResult> {
   let p = loads.get(ctx);
   if (!p) { p = ctx.audioWorklet.addModule(workletUrl); loads.set(ctx, p); }
   await p;
-  const source = ctx.createMediaStreamSource(stream);
+  // Chromium's MediaStreamAudioSourceNode grows late by itself over seconds (voice/source.ts): a
+  // node renewed every second measures the speaker, not that build-up.
+  const source = new LiveSource(ctx, stream);
   const node = new AudioWorkletNode(ctx, 'downbeat-calibrate-recorder', { numberOfInputs: 1, numberOfOutputs: 0, channelCount: 1, channelCountMode: 'explicit' });
   const blocks: RecordedBlock[] = [];
   node.port.onmessage = (e: MessageEvent<RecordedBlock>) => blocks.push(e.data);
-  source.connect(node);
+  source.out.connect(node);
   try {
     const rate = ctx.sampleRate;
     // A fresh microphone stream (and an output that just woke up) settles its buffers over the first
@@ -165,7 +168,7 @@ export async function runMicCalibration(ctx: AudioContext): Promise<MicResult> {
     for (const b of blocks) rec.set(b.data, b.frame - startFrame);
     return micOffset(findRoundTrips(rec, startFrame, rate, schedule.map((t) => Math.round(t * rate))), reported, inputMs);
   } finally {
-    source.disconnect();
+    source.close();
     node.disconnect();
     for (const t of stream.getTracks()) t.stop();
   }
