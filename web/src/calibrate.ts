@@ -17,11 +17,11 @@ export const CLICKS = 8;
 export const CLICK_SPACING_S = 0.55;  // plus a little irregular spread, so no periodic echo can alias
 export const MAX_ROUND_TRIP_S = 0.6;  // longer than any Bluetooth speaker; also the search window
 export const MIN_HEARD = 5;           // of CLICKS, for a mic result to count
-export const AGREE_MS = 10;           // round trips within this of their median agree; MIN_HEARD must
+export const AGREE_MS = 10;           // round trips within this of their median agree; MIN_HEARD of them must
 export const TAP_BEATS = 16;
 export const TAP_MIN = 8;
 export const TAP_MAX_IQR_MS = 60;
-export const OFFSET_LIMIT_MS = 500;   // the settings field's range
+export const OFFSET_LIMIT_MS = 500;   // the latency offset's range (the settings field uses it too)
 export const WARM_UP_S = 1.5;
 
 export type MicResult =
@@ -94,14 +94,13 @@ export type TapResult = { ok: true; offsetMs: number; taps: number; iqrMs: numbe
 /** Taps (performance ms) against the times the app believes the clicks are heard (performance ms). */
 export function tapOffset(taps: number[], heardAt: number[]): TapResult {
   const deltas: number[] = [];
-  const half = heardAt.length > 1 ? (heardAt[1] - heardAt[0]) / 2 : 300;
   for (const t of taps) {
     let best = Infinity;
     for (const h of heardAt) if (Math.abs(t - h) < Math.abs(best)) best = t - h;
-    if (Math.abs(best) <= Math.max(half, OFFSET_LIMIT_MS) && Number.isFinite(best)) deltas.push(best);
+    if (Math.abs(best) <= OFFSET_LIMIT_MS) deltas.push(best);  // Infinity (no beats) never passes
   }
-  // The first taps find the beat; judge the steady part.
-  const steady = deltas.length > TAP_MIN ? deltas.slice(deltas.length - Math.max(TAP_MIN, deltas.length - 3)) : deltas;
+  // The first taps find the beat: judge the steady part (drop up to 3, keep at least TAP_MIN).
+  const steady = deltas.slice(Math.min(3, Math.max(0, deltas.length - TAP_MIN)));
   if (steady.length < TAP_MIN) return { ok: false, taps: deltas.length, message: `Tap with every click you hear: ${deltas.length} taps were counted, ${TAP_MIN} are needed.` };
   const s = [...steady].sort((a, b) => a - b);
   const iqr = s[Math.floor(s.length * 0.75)] - s[Math.floor(s.length * 0.25)];

@@ -8,6 +8,7 @@ import { transposeKeyFor, type Pitch } from '../chart';
 import { pttTo, targetLabel, personLabel } from '../voice/targets';
 import { isWeak } from '../voice/stats';
 import { Calibrate } from './Calibrate';
+import { OFFSET_LIMIT_MS } from '../calibrate';
 
 export function fmtMs(us: number | undefined | null, digits = 1): string {
   if (us === undefined || us === null || !Number.isFinite(us)) return '—';
@@ -220,8 +221,8 @@ export function ClickControls({ room }: { room: Room }) {
         </label>
         <Calibrate room={room} />
         <label>Latency offset (ms) <small class="muted">raise if your click sounds late (Bluetooth: ~150)</small>
-          <input type="number" min="-500" max="500" step="1" value={settings.latencyMs} data-testid="click-latency"
-            onChange={(e) => room.updateSettings({ latencyMs: Math.max(-500, Math.min(500, Number((e.target as HTMLInputElement).value) || 0)) })} />
+          <input type="number" min={-OFFSET_LIMIT_MS} max={OFFSET_LIMIT_MS} step="1" value={settings.latencyMs} data-testid="click-latency"
+            onChange={(e) => room.updateSettings({ latencyMs: Math.max(-OFFSET_LIMIT_MS, Math.min(OFFSET_LIMIT_MS, Number((e.target as HTMLInputElement).value) || 0)) })} />
         </label>
         <label class="check"><input type="checkbox" checked={settings.subdivisions}
           onChange={(e) => room.updateSettings({ subdivisions: (e.target as HTMLInputElement).checked })} /> Play subdivisions</label>
