@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Re-runs the figures in REPORT.md: bench/drift/run_report.sh BUILD_BIN_DIR [OUT.jsonl] [sdk|browser|all]
 # sdk: the SDK-only table (about 15 minutes; the netns runs need root and print SKIP otherwise).
-# browser: SDK clients, browser pages and mixed rooms side by side, one after the other in one
-# session (about 10 minutes; needs web/dist and Debian's chromium). Run nothing else meanwhile.
+# browser: SDK clients, browser pages (4: more do not fit on 2 cores) and mixed rooms side by side,
+# one after the other in one session (about 10 minutes; needs web/dist and Debian's chromium). Run nothing else meanwhile.
 set -uo pipefail
 BIN=${1:?usage: run_report.sh BUILD_BIN_DIR [OUT.jsonl] [sdk|browser|all]}
 OUT=${2:-drift-results.jsonl}
@@ -27,7 +27,9 @@ if [ "$WHAT" = browser ] || [ "$WHAT" = all ]; then
   B=(--duration 30 --warmup 5)
   for profile in clean lan netem; do
     run loopback --label "sdk $profile 10"         --profile "$profile" --clients 10 "${B[@]}"
-    run loopback --label "browser $profile 10"     --profile "$profile" --clients 0 --browsers 10 "${B[@]}" "${PAGES[@]}"
-    run loopback --label "mixed $profile 10+10"    --profile "$profile" --clients 10 --browsers 10 "${B[@]}" "${PAGES[@]}"
+    run loopback --label "browser $profile 4"      --profile "$profile" --clients 0 --browsers 4 "${B[@]}" "${PAGES[@]}"
+    run loopback --label "mixed $profile 10+4"     --profile "$profile" --clients 10 --browsers 4 "${B[@]}" "${PAGES[@]}"
   done
+  # Ten pages in one Chromium: what a 2-core machine does when it also plays ten phones.
+  run loopback --label "browser lan 10" --profile lan --clients 0 --browsers 10 "${B[@]}" "${PAGES[@]}"
 fi

@@ -653,7 +653,7 @@ try {
     await lo.up();
     try {
       if (ONLY.includes('peer')) await peerRuns(lo, { press: ONLY.includes('press') && !SMOKE });
-      if (ONLY.includes('app') || ONLY.includes('press')) await appRuns(lo, { paths: SMOKE ? ['rtp'] : (APP_ONLY ?? FULL_APP), pulses: ONLY.includes('app'), press: ONLY.includes('press') });
+      if (ONLY.includes('app') || ONLY.includes('press')) await appRuns(lo, { paths: SMOKE ? ['dc', 'rtp'] : (APP_ONLY ?? FULL_APP), pulses: ONLY.includes('app'), press: ONLY.includes('press') });
     } finally { await lo.down(); }
   }
   if (ONLY.includes('impaired') || ONLY.includes('stall')) {

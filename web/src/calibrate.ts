@@ -23,6 +23,7 @@ export const TAP_MIN = 8;
 export const TAP_MAX_IQR_MS = 60;
 export const OFFSET_LIMIT_MS = 500;   // the latency offset's range (the settings field uses it too)
 export const WARM_UP_S = 1.5;
+export const RENEW_BEFORE_S = 0.12;  // the microphone's source node is renewed this long before each click
 
 export type MicResult =
   | { ok: true; roundTripMs: number; reportedOutputMs: number; inputMs: number; offsetMs: number; heard: number; spreadMs: number }
@@ -139,9 +140,13 @@ export async function runMicCalibration(ctx: AudioContext): Promise<MicResult> {
   let p = loads.get(ctx);
   if (!p) { p = ctx.audioWorklet.addModule(workletUrl); loads.set(ctx, p); }
   await p;
-  // Chromium's MediaStreamAudioSourceNode grows late by itself over seconds (voice/source.ts): a
-  // node renewed every second measures the speaker, not that build-up.
-  const source = new LiveSource(ctx, stream);
+  // Chromium's MediaStreamAudioSourceNode grows late by itself over seconds (voice/source.ts), and
+  // each renewal drops what the old node had gathered, moving the recording by a few ms. So the
+  // node is renewed here by the click schedule rather than by a timer: once shortly before each
+  // click (RENEW_BEFORE_S), after the previous click's return (any round trip under 0.4 s), so every click is
+  // heard through a node of the same age and no renewal lands inside a round trip.
+  const source = new LiveSource(ctx, stream, { refreshMs: 0 });
+  const renewals: ReturnType<typeof setTimeout>[] = [];
   const node = new AudioWorkletNode(ctx, 'downbeat-calibrate-recorder', { numberOfInputs: 1, numberOfOutputs: 0, channelCount: 1, channelCountMode: 'explicit' });
   const blocks: RecordedBlock[] = [];
   node.port.onmessage = (e: MessageEvent<RecordedBlock>) => blocks.push(e.data);
@@ -152,7 +157,10 @@ export async function runMicCalibration(ctx: AudioContext): Promise<MicResult> {
     // second or so: start the clicks after that, leaving 0.4 s of quiet for the noise measurement.
     const start = ctx.currentTime + WARM_UP_S;
     const schedule = clickSchedule().map((s) => start + s);
-    for (const at of schedule) playClick(ctx, at);
+    for (const at of schedule) {
+      playClick(ctx, at);
+      renewals.push(setTimeout(() => source.refresh(), Math.max(0, (at - RENEW_BEFORE_S - ctx.currentTime) * 1000)));
+    }
     const end = schedule[schedule.length - 1] + MAX_ROUND_TRIP_S + 0.1;
     await new Promise<void>((resolve) => {
       const check = () => (ctx.currentTime >= end ? resolve() : setTimeout(check, 50));
@@ -167,6 +175,7 @@ export async function runMicCalibration(ctx: AudioContext): Promise<MicResult> {
     for (const b of blocks) rec.set(b.data, b.frame - startFrame);
     return micOffset(findRoundTrips(rec, startFrame, rate, schedule.map((t) => Math.round(t * rate))), reported, inputMs);
   } finally {
+    for (const r of renewals) clearTimeout(r);
     source.close();
     node.disconnect();
     for (const t of stream.getTracks()) t.stop();

@@ -67,12 +67,16 @@ export const clickSettings = () => ({ ...defaultClick, ...get<Partial<ClickSetti
 export const saveClickSettings = (c: ClickSettings) => set(K.click, c);
 export const voiceSettings = (): VoiceSettings => ({ ...defaultVoice, ...get<Partial<VoiceSettings>>(K.voice, {}) });
 export const saveVoiceSettings = (v: VoiceSettings) => set(K.voice, v);
-/** `localStorage['downbeat.voicePath']`: 'rtp' or 'dc', plain or JSON-quoted; default 'rtp'. */
+/**
+ * `localStorage['downbeat.voicePath']`: 'rtp' or 'dc', plain or JSON-quoted; default 'dc', the
+ * quicker path on every row of bench/voice/REPORT.md on a quiet machine (voice.ts falls back to
+ * 'rtp' where dc cannot run).
+ */
 export function voicePath(): 'rtp' | 'dc' {
   let v: string | null = null;
   try { v = localStorage.getItem(K.voicePath); } catch { /* no storage */ }
   const s = (v ?? '').replace(/"/g, '').trim();
-  return s === 'dc' ? 'dc' : 'rtp';
+  return s === 'rtp' ? 'rtp' : 'dc';
 }
 export function saveVoicePath(p: 'rtp' | 'dc'): void {
   try { localStorage.setItem(K.voicePath, p); } catch { /* not fatal */ }

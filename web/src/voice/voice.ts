@@ -53,7 +53,7 @@ export class Voice {
   readonly micMessage = new Store<string | null>(null);
   readonly ptt: Store<PttView>;
   readonly settings = new Store<persist.VoiceSettings>(persist.voiceSettings());
-  readonly pathName = new Store<VoicePathName>('rtp');
+  readonly pathName = new Store<VoicePathName>('dc');
   readonly peers = new Store<PeerView[]>([]);
   /** The `links` entries of the last metrics.report. */
   readonly links = new Store<LinkReport[]>([]);
