@@ -2,7 +2,7 @@
 // Six pages in one voice mesh, all talking to everyone at once (the worst case a mesh carries:
 // 30 streams), for a fixed time. Reports every link's loss, concealment, jitter, RTT and
 // jitter-buffer delay as each page's own metrics.report `links` saw them.
-//   node bench/voice/mesh.mjs [--pages 6] [--seconds 20] [--smoke] [--out results.jsonl]
+//   node bench/voice/mesh.mjs [--pages 6] [--seconds 20] [--path dc|rtp] [--smoke] [--out results.jsonl]
 // Loopback only; headless Chromium with its fake microphone; every child is stopped at the end.
 import { createRequire } from 'node:module';
 import { spawn, execFileSync } from 'node:child_process';
@@ -21,6 +21,7 @@ const SMOKE = argv.includes('--smoke');
 const PAGES = Number(opt('--pages', SMOKE ? 4 : 6));
 const SECONDS = Number(opt('--seconds', SMOKE ? 6 : 20));
 const OUT = opt('--out', null);
+const PATH = opt('--path', null); // the voice path of every page (default: the app's)
 const DOWNBEATD = resolve(opt('--downbeatd', process.env.DOWNBEATD ?? join(repo, 'build/bin/downbeatd')));
 const WEB_ROOT = resolve(opt('--web-root', join(repo, 'web/dist')));
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -55,6 +56,7 @@ async function main() {
   const pages = [];
   for (let i = 0; i < PAGES; i++) {
     const context = await browser.newContext({ viewport: { width: 390, height: 800 } });
+    if (PATH) await context.addInitScript((p) => { try { localStorage.setItem('downbeat.voicePath', p); } catch { /* not the app's origin */ } }, PATH);
     const page = await context.newPage();
     const role = i === 0 ? 'md' : 'musician';
     await page.goto(`${base}/j/${created.codes[role]}`);
