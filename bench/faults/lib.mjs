@@ -17,9 +17,9 @@ export const monoUs = () => Number(process.hrtime.bigint() / 1000n);
 export const nowMs = () => performance.now();
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// The web app's reconnect policy (web/src/connection.ts): 0.5, 1, 2, 4, 5, 5… s, each ±25 %.
+// The web app's reconnect policy (web/src/connection.ts): 0.5, 0.5, 1, 2, 4, 5, 5… s, each ±25 %.
 export function backoffDelay(attempt, rand = Math.random) {
-  const d = Math.min(5000, 500 * 2 ** Math.min(attempt, 10));
+  const d = Math.min(5000, 500 * 2 ** Math.min(Math.max(attempt - 1, 0), 10));
   return Math.round(Math.max(500, Math.min(5000, d * (0.75 + 0.5 * rand()))));
 }
 

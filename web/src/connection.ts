@@ -34,9 +34,13 @@ const SILENCE_MS = 7000;          // nothing received for this long: the link is
 const COMMAND_TIMEOUT_MS = 10000;
 const REFRESH_AHEAD_MS = 120_000; // refresh the 15-minute JWT two minutes early
 
-/** 0.5, 1, 2, 4, 5, 5… s, each jittered by ±25 % (clamped to 0.5–5 s) so phones do not reconnect in lockstep. */
+/**
+ * 0.5, 0.5, 1, 2, 4, 5, 5… s, each jittered by ±25 % (clamped to 0.5–5 s) so phones do not reconnect
+ * in lockstep. The second try comes as soon as the first: a restarted server that took ~1 s to listen
+ * is then found after ~1 s, not ~1.5–2.4 s (bench/faults/REPORT.md, "restart → all back").
+ */
 export function backoffDelay(attempt: number, rand = Math.random): number {
-  const d = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(attempt, 10));
+  const d = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(Math.max(attempt - 1, 0), 10));
   return Math.round(Math.max(BACKOFF_MIN_MS, Math.min(BACKOFF_MAX_MS, d * (0.75 + 0.5 * rand()))));
 }
 
