@@ -1,6 +1,7 @@
 // libdownbeat against the real downbeatd on loopback: what an app built on the SDK relies on.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <boost/json.hpp>
@@ -195,6 +196,26 @@ TEST_F(Sdk, ReconnectsAndResumesAfterAServerRestart) {
   auto r = md->send("slot.create", {{"name", "Keys"}}).get();
   ASSERT_TRUE(r.ok);
   ASSERT_TRUE(musician->wait_seq(*r.seq, 5s));
+  // An app's status line reads the client from its own thread while the socket comes and goes.
+  std::mutex seen_mu;
+  std::vector<ConnectionState> seen;  // successive distinct states, as that thread saw them
+  auto last_seen = [&] {
+    std::lock_guard lock(seen_mu);
+    return seen.empty() ? ConnectionState::idle : seen.back();
+  };
+  std::jthread watcher([&](std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      const auto s = musician->connection_state();
+      if (last_seen() != s) {
+        std::lock_guard lock(seen_mu);
+        seen.push_back(s);
+      }
+      (void)musician->state();
+      (void)musician->sync_status();
+      (void)musician->tokens();
+      std::this_thread::sleep_for(1ms);
+    }
+  });
 
   const auto listen = "127.0.0.1:" + std::to_string(server_->port());
   server_->stop(true);  // kill -9
@@ -214,6 +235,13 @@ TEST_F(Sdk, ReconnectsAndResumesAfterAServerRestart) {
   EXPECT_EQ(slots[0].at("name").as_string(), "Keys");
   EXPECT_EQ(slots[1].at("name").as_string(), "Drums");
   EXPECT_EQ(rec.of("hello").size(), 1u);  // the reconnect's hello (subscribed after the first)
+  EXPECT_TRUE(eventually([&] { return last_seen() == ConnectionState::connected; }));
+  watcher.request_stop();
+  watcher.join();
+  ASSERT_GE(seen.size(), 3u);
+  EXPECT_EQ(seen.front(), ConnectionState::connected);
+  EXPECT_EQ(seen.back(), ConnectionState::connected);
+  EXPECT_TRUE(std::any_of(seen.begin(), seen.end(), [](ConnectionState s) { return s == ConnectionState::backoff; }));
 }
 
 TEST_F(Sdk, ARejectedTokenIsRefreshedAndTheClientConnects) {
