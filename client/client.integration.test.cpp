@@ -217,6 +217,8 @@ TEST_F(Sdk, ReconnectsAndResumesAfterAServerRestart) {
     }
   });
 
+  // The watcher has seen the connected client before the kill (a thread may start late on a busy machine).
+  ASSERT_TRUE(eventually([&] { return last_seen() == ConnectionState::connected; }));
   const auto listen = "127.0.0.1:" + std::to_string(server_->port());
   server_->stop(true);  // kill -9
   ASSERT_TRUE(eventually([&] { return musician->connection_state() != ConnectionState::connected; }));
@@ -238,7 +240,9 @@ TEST_F(Sdk, ReconnectsAndResumesAfterAServerRestart) {
   EXPECT_TRUE(eventually([&] { return last_seen() == ConnectionState::connected; }));
   watcher.request_stop();
   watcher.join();
-  ASSERT_GE(seen.size(), 3u);
+  std::string trail;
+  for (auto s : seen) trail += std::string(to_string(s)) + " ";
+  ASSERT_GE(seen.size(), 3u) << "states seen: " << trail;
   EXPECT_EQ(seen.front(), ConnectionState::connected);
   EXPECT_EQ(seen.back(), ConnectionState::connected);
   EXPECT_TRUE(std::any_of(seen.begin(), seen.end(), [](ConnectionState s) { return s == ConnectionState::backoff; }));

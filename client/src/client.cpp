@@ -333,10 +333,12 @@ struct Client::Impl final : detail::LinkHandler {
   // ---- the connect / backoff loop (io thread) -------------------------------------------------
 
   std::chrono::microseconds backoff_delay(int attempt) {
-    // Exponential from backoff_min, capped, with ±25% jitter so a room's clients do not reconnect in lockstep.
+    // As the web app (web/src/connection.ts): backoff_min twice (a restarted server that took ~1 s to
+    // listen is found at ~1 s), then doubling, capped, with ±25% jitter so a room's clients do not
+    // reconnect in lockstep.
     const double base = static_cast<double>(micros(cfg_.backoff_min));
     const double cap = static_cast<double>(micros(cfg_.backoff_max));
-    const double raw = std::min(cap, base * std::pow(2.0, std::min(attempt, 16)));
+    const double raw = std::min(cap, base * std::pow(2.0, std::clamp(attempt - 1, 0, 16)));
     std::uniform_real_distribution<double> jitter(0.75, 1.25);
     return std::chrono::microseconds(static_cast<int64_t>(std::clamp(raw * jitter(io_->rng), base, cap)));
   }
