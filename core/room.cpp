@@ -83,7 +83,7 @@ json::object Room::song_meta(const json::object& stored) {
     }
   }
   // Every field the schema's `song` promises, even from a row stored before some of them existed.
-  for (const char* k : {"title", "artist", "key", "bpm", "meter"})
+  for (const char* k : {"artist", "key", "bpm", "meter"})
     if (!meta.contains(k)) meta[k] = nullptr;
   meta["body_rev"] = rev;
   meta["body_bytes"] = bytes;
