@@ -1,49 +1,40 @@
 #include "core/permissions.hpp"
 
 #include <array>
-#include <initializer_list>
+#include <map>
+#include <stdexcept>
+#include <string>
+
+#include "core/schema.hpp"
 
 namespace downbeat::core {
 
 namespace {
-struct Entry {
-  std::string_view type;
-  bool md, musician, tech, viewer;
-};
+// The role x command table, read once from the `roles` of each command in protocol/schema.json
+// (the same lists the web app and the docs read). Musicians may use slot.assign / slot.release
+// only for themselves, and techs may cue / clear only the "tech" group: the room checks those parts.
+using Allowed = std::array<bool, 4>;  // indexed by Role
 
-// Musicians may use slot.assign / slot.release only for themselves, and techs may cue / clear only
-// the "tech" group; the room logic checks those parts.
-constexpr std::array kTable{
-    //     command              md     musician tech   viewer
-    Entry{"time.ping",          true,  true,  true,  true},
-    Entry{"slot.create",        true,  false, false, false},
-    Entry{"slot.update",        true,  false, false, false},
-    Entry{"slot.delete",        true,  false, false, false},
-    Entry{"slot.order",         true,  false, false, false},
-    Entry{"slot.assign",        true,  true,  false, false},
-    Entry{"slot.release",       true,  true,  false, false},
-    Entry{"song.create",        true,  false, false, false},
-    Entry{"song.update",        true,  false, false, false},
-    Entry{"song.delete",        true,  false, false, false},
-    Entry{"setlist.update",     true,  false, false, false},
-    Entry{"setlist.delete",     true,  false, false, false},
-    Entry{"song.current",       true,  false, false, false},
-    Entry{"tempo.set",          true,  false, false, false},
-    Entry{"tempo.start",        true,  false, false, false},
-    Entry{"tempo.stop",         true,  false, false, false},
-    Entry{"cue",                true,  false, true,  false},
-    Entry{"cue.clear",          true,  false, true,  false},
-    Entry{"ptt.press",          true,  true,  true,  false},
-    Entry{"ptt.release",        true,  true,  true,  false},
-    Entry{"rtc.offer",          true,  true,  true,  false},
-    Entry{"rtc.answer",         true,  true,  true,  false},
-    Entry{"rtc.ice",            true,  true,  true,  false},
-    Entry{"rtc.restart",        true,  true,  true,  false},
-    Entry{"metrics.report",     true,  true,  true,  true},
-    Entry{"room.settings",      true,  false, false, false},
-    Entry{"participant.kick",   true,  false, false, false},
-    Entry{"resync.request",     true,  true,  true,  true},
-};
+std::size_t index_of(Role r) { return static_cast<std::size_t>(r); }
+
+const std::map<std::string, Allowed, std::less<>>& table() {
+  static const auto built = [] {
+    const Schema& schema = Schema::builtin();
+    // The Role enum and the schema's role list must be the same four names, or a role would be
+    // checked against a table that does not know it.
+    std::vector<std::string> names;
+    for (Role r : all_roles()) names.emplace_back(to_string(r));
+    if (names != schema.roles()) throw std::logic_error("protocol/schema.json roles differ from core::Role (md, musician, tech, viewer)");
+    std::map<std::string, Allowed, std::less<>> t;
+    for (const auto& [type, spec] : schema.commands()) {
+      Allowed a{};
+      for (Role r : all_roles()) a[index_of(r)] = spec.roles.count(std::string(to_string(r))) == 1;
+      t.emplace(type, a);
+    }
+    return t;
+  }();
+  return built;
+}
 }  // namespace
 
 std::string_view to_string(Role role) {
@@ -68,21 +59,14 @@ const std::vector<Role>& all_roles() {
 }
 
 bool role_may(Role role, std::string_view command_type) {
-  for (const auto& e : kTable) {
-    if (e.type != command_type) continue;
-    switch (role) {
-      case Role::md: return e.md;
-      case Role::musician: return e.musician;
-      case Role::tech: return e.tech;
-      case Role::viewer: return e.viewer;
-    }
-  }
-  return false;
+  const auto& t = table();
+  auto it = t.find(command_type);
+  return it != t.end() && it->second[index_of(role)];
 }
 
 std::vector<std::string_view> permission_table_commands() {
   std::vector<std::string_view> out;
-  for (const auto& e : kTable) out.push_back(e.type);
+  for (const auto& [type, allowed] : table()) out.push_back(type);
   return out;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
-// The one role x command table. The server checks it for every command; a unit test keeps it
-// identical to the `roles` lists in protocol/schema.json that the web app reads.
+// The one role x command table, built from the `roles` lists in protocol/schema.json (the same
+// lists the web app and docs/protocol.md read). The server checks it for every command.
 #include <optional>
 #include <string_view>
 #include <vector>

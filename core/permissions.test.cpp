@@ -1,4 +1,5 @@
-// The role x command table in code must say exactly what protocol/schema.json tells the web app.
+// The role x command table is built from protocol/schema.json (what the web app and the docs read);
+// these tests pin what the band relies on, whatever the schema file says.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -8,7 +9,7 @@
 
 using namespace downbeat::core;
 
-TEST(Permissions, TableMatchesSchemaForEveryRoleAndCommand) {
+TEST(Permissions, TheTableIsTheSchemasRolesForEveryCommand) {
   const auto& schema = Schema::builtin();
   std::set<std::string> table_cmds;
   for (auto c : permission_table_commands()) table_cmds.insert(std::string(c));

@@ -31,9 +31,11 @@ Mutation put(std::string kind, std::string id, json::object value) {
   return Mutation{std::move(kind), std::move(id), std::move(value), false};
 }
 
-Outcome durable(std::string event_type) {
+// An outcome announcing `event_type`: durable (it takes a seq and goes to the event log, and the
+// command's ack carries that seq) exactly when protocol/schema.json says the event is.
+Outcome announce(std::string event_type) {
   Outcome out;
-  out.durable = true;
+  out.durable = Schema::builtin().event_is_durable(event_type);
   out.event_type = std::move(event_type);
   return out;
 }
@@ -80,6 +82,9 @@ json::object Room::song_meta(const json::object& stored) {
       meta.emplace(k, v);
     }
   }
+  // Every field the schema's `song` promises, even from a row stored before some of them existed.
+  for (const char* k : {"artist", "key", "bpm", "meter"})
+    if (!meta.contains(k)) meta[k] = nullptr;
   meta["body_rev"] = rev;
   meta["body_bytes"] = bytes;
   return meta;
@@ -210,6 +215,20 @@ json::object Room::snapshot() const {
 // ---------------------------------------------------------------- planning
 
 Outcome Room::plan(const Actor& actor, const Command& cmd, std::int64_t now_us) const {
+  Outcome out = plan_command(actor, cmd, now_us);
+  // The schema says which commands are durable (ack with a seq) and which events take one; the
+  // room's outcome must agree with both, or a client would wait for an event that never comes.
+  const CommandSpec* spec = cmd.spec ? cmd.spec : Schema::builtin().find(cmd.type);
+  bool extras_durable = true;
+  for (const auto* evs : {&out.events_before, &out.events_after})
+    for (const auto& e : *evs) extras_durable = extras_durable && Schema::builtin().event_is_durable(e.type);
+  if ((spec && spec->durable != out.durable) || (!out.durable && !(out.events_before.empty() && out.events_after.empty())) || !extras_durable)
+    fail(ErrorCode::internal, "the room and protocol/schema.json disagree on whether " + cmd.type +
+                                  " is durable; nothing was changed: report this as a server bug");
+  return out;
+}
+
+Outcome Room::plan_command(const Actor& actor, const Command& cmd, std::int64_t now_us) const {
   if (!role_may(actor.role, cmd.type))
     fail(ErrorCode::forbidden, "a " + std::string(to_string(actor.role)) + " may not use " + cmd.type +
                                    (cmd.type.starts_with("song") || cmd.type.starts_with("setlist") || cmd.type.starts_with("tempo")
@@ -238,7 +257,7 @@ Outcome Room::plan(const Actor& actor, const Command& cmd, std::int64_t now_us) 
     gone.removed = true;
     gone.kicked = true;
     gone.online = false;
-    Outcome out = durable("participant.leave");
+    Outcome out = announce("participant.leave");
     out.event_data = {{"participant", pid}, {"reason", "kicked"}};
     out.mutations.push_back(put("participant", pid, participant_record(gone)));
     out.mutations.push_back(Mutation{"revoke_tokens", pid, json::object{}, false});
@@ -260,7 +279,7 @@ Outcome Room::release_slot_of(const std::string& participant, Outcome out) const
 
 Outcome Room::plan_slot(const Actor& actor, const Command& cmd) const {
   const auto& d = cmd.data;
-  Outcome out = durable(cmd.type);
+  Outcome out = announce(cmd.type);
   if (cmd.type == "slot.create") {
     Slot s;
     s.id = next_id("sl");
@@ -375,7 +394,7 @@ static void fill_from_chart(json::object& song) {
 
 Outcome Room::plan_song(const Command& cmd) const {
   const auto& d = cmd.data;
-  Outcome out = durable(cmd.type);
+  Outcome out = announce(cmd.type);
   static constexpr const char* kFields[] = {"title", "artist", "key", "bpm", "meter", "chordpro"};
   if (cmd.type == "song.create") {
     if (songs_.size() >= cfg_.max_songs)
@@ -419,7 +438,7 @@ Outcome Room::plan_song(const Command& cmd) const {
 
 Outcome Room::plan_song_current(const Command& cmd, std::int64_t now_us) const {
   const auto& d = cmd.data;
-  Outcome out = durable(cmd.type);
+  Outcome out = announce(cmd.type);
   std::string sl(d.at("setlist").as_string());
   const json::object* setlist = find_setlist(sl);
   if (!setlist) fail(ErrorCode::not_found, "no setlist " + sl + " in this room");
@@ -458,7 +477,7 @@ Outcome Room::plan_song_current(const Command& cmd, std::int64_t now_us) const {
 
 Outcome Room::plan_setlist(const Command& cmd, std::int64_t now_us) const {
   const auto& d = cmd.data;
-  Outcome out = durable(cmd.type);
+  Outcome out = announce(cmd.type);
   if (cmd.type == "song.current") return plan_song_current(cmd, now_us);
   if (cmd.type == "setlist.delete") {
     std::string id(d.at("id").as_string());
@@ -519,7 +538,7 @@ Outcome Room::plan_tempo(const Command& cmd, std::int64_t now_us) const {
     if (!tempo_.running) fail(ErrorCode::conflict, "the click is not running");
     next = apply_stop(tempo_, now_us, cfg_.tempo_lead_us);
   }
-  Outcome out = durable("tempo.anchor");
+  Outcome out = announce("tempo.anchor");
   out.event_data = {{"tempo", to_json(next)}};
   out.mutations.push_back(put("meta", "tempo", to_json(next)));
   return out;
@@ -574,7 +593,7 @@ Outcome Room::plan_cue(const Actor& actor, const Command& cmd, std::int64_t now_
   if (!group.empty())
     for (const auto& c : cues_)
       if (!(c.is_object() && str_or(c.get_object(), "group") == group)) next.push_back(c);
-  Outcome out = durable(cmd.type);
+  Outcome out = announce(cmd.type);
   if (clear) {
     out.event_data = {{"group", str_or_null(group)}};
   } else {
@@ -744,7 +763,7 @@ Outcome Room::plan_settings(const Command& cmd) const {
     next["talk_all"] = std::move(roles);
   }
   if (const auto* v = d.if_contains("song_count_in")) next["song_count_in"] = v->to_number<std::int64_t>();
-  Outcome out = durable("room.settings");
+  Outcome out = announce("room.settings");
   out.event_data = {{"settings", next}};
   out.mutations.push_back(put("meta", "settings", next));
   return out;
@@ -755,7 +774,7 @@ Outcome Room::plan_settings(const Command& cmd) const {
 // Presence changes share one shape: the stored participant, changed, as one durable event.
 Outcome Room::presence_change(const std::string& participant, const char* event_type, const Participant& next,
                               boost::json::object event_data) const {
-  Outcome out = durable(event_type);
+  Outcome out = announce(event_type);
   out.event_data = std::move(event_data);
   out.mutations.push_back(put("participant", next.id, participant_record(next)));
   if (!next.online && ptt_.count(participant)) out.mutations.push_back(Mutation{"ptt", participant, std::nullopt, true});

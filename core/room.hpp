@@ -181,6 +181,7 @@ class Room {
 
  private:
   std::string next_id(const char* prefix) const;
+  Outcome plan_command(const Actor& actor, const Command& cmd, std::int64_t now_us) const;
   Outcome plan_slot(const Actor& actor, const Command& cmd) const;
   Outcome plan_song(const Command& cmd) const;
   Outcome plan_setlist(const Command& cmd, std::int64_t now_us) const;

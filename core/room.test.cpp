@@ -10,6 +10,17 @@ using namespace downbeat::core;
 namespace json = boost::json;
 
 namespace {
+// Every event the room produces is what protocol/schema.json promises the clients (events[type].data).
+void expect_schema_events(const Outcome& out) {
+  auto check = [](const std::string& type, const json::object& data) {
+    if (type.empty()) return;
+    EXPECT_EQ(Schema::builtin().validate_event(type, data), "") << type << " " << json::serialize(data);
+  };
+  for (const auto& e : out.events_before) check(e.type, e.data);
+  check(out.event_type, out.event_data);
+  for (const auto& e : out.events_after) check(e.type, e.data);
+}
+
 class RoomTest : public ::testing::Test {
  protected:
   RoomTest() : room_("r1", "Rehearsal", RoomConfig{300'000, 60'000'000}) {
@@ -22,7 +33,10 @@ class RoomTest : public ::testing::Test {
     room_.apply_mutation(Mutation{"participant", id, Room::participant_record(p), false});
     run(room_.plan_online(id));
   }
+  // Whatever a test did, a late joiner's snapshot still has the schema's shape.
+  void TearDown() override { EXPECT_EQ(Schema::builtin().validate_event("snapshot", room_.snapshot()), ""); }
   Outcome run(const Outcome& out) {
+    expect_schema_events(out);
     room_.apply(out, out.durable ? room_.seq() + 1 + static_cast<std::int64_t>(out.events_before.size()) : 0);
     return out;
   }
@@ -616,6 +630,7 @@ TEST(RoomVectors, TheCommandsOfEachCaseGiveItsEventsAndItsState) {
   {
     Room start = room_from_vectors(v);
     EXPECT_EQ(start.snapshot(), v.at("snapshot").as_object()) << "the vector's snapshot is what this room sends";
+    EXPECT_EQ(Schema::builtin().validate_event("snapshot", v.at("snapshot")), "") << "the vector's snapshot has the schema's shape";
   }
   const auto& schema = Schema::builtin();
   for (const auto& cv : v.at("cases").as_array()) {
@@ -634,9 +649,11 @@ TEST(RoomVectors, TheCommandsOfEachCaseGiveItsEventsAndItsState) {
       for (const auto& e : out.events_before) events.push_back(json::object{{"type", e.type}, {"seq", at++}, {"data", e.data}});
       events.push_back(json::object{{"type", out.event_type}, {"seq", at++}, {"data", out.event_data}});
       for (const auto& e : out.events_after) events.push_back(json::object{{"type", e.type}, {"seq", at++}, {"data", e.data}});
+      expect_schema_events(out);
       room.apply(out, seq);
     }
     EXPECT_EQ(json::serialize(events), json::serialize(c.at("events"))) << name;
+    EXPECT_EQ(schema.validate_event("snapshot", room.snapshot()), "") << name;
     EXPECT_EQ(events, c.at("events").as_array()) << name;
     const auto snap = room.snapshot();
     const auto& expect = c.at("expect").as_object();

@@ -1,5 +1,6 @@
 #include "core/schema.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -62,16 +63,45 @@ Schema::Schema(std::string_view schema_json) {
     max_frame_bytes_ = static_cast<std::size_t>(lim->at("max_frame_bytes").to_number<std::int64_t>());
     max_id_length_ = static_cast<std::size_t>(lim->at("max_id_length").to_number<std::int64_t>());
   }
+  for (const auto& r : obj.at("roles").as_array()) roles_.emplace_back(r.as_string());
+  for (const auto& [name, def] : definitions_) check_keywords(def, "definitions." + std::string(name));
   for (const auto& [name, spec] : obj.at("commands").as_object()) {
     CommandSpec c;
     c.type = std::string(name);
-    for (const auto& r : spec.at("roles").as_array()) c.roles.insert(std::string(r.as_string()));
+    for (const auto& r : spec.at("roles").as_array()) {
+      if (std::find(roles_.begin(), roles_.end(), r.as_string()) == roles_.end())
+        throw std::logic_error("schema: command " + c.type + " names unknown role " + std::string(r.as_string()));
+      c.roles.insert(std::string(r.as_string()));
+    }
     c.durable = spec.at("durable").as_bool();
     c.data_schema = spec.at("data");
+    check_keywords(c.data_schema, "commands." + c.type);
     commands_.emplace(c.type, std::move(c));
   }
-  for (const auto& [name, spec] : obj.at("events").as_object())
-    durable_events_.emplace(std::string(name), spec.at("durable").as_bool());
+  for (const auto& [name, spec] : obj.at("events").as_object()) {
+    EventSpec e;
+    e.type = std::string(name);
+    e.durable = spec.at("durable").as_bool();
+    e.data_schema = spec.at("data");
+    check_keywords(e.data_schema, "events." + e.type);
+    events_.emplace(e.type, std::move(e));
+  }
+}
+
+void Schema::check_keywords(const json::value& schema, const std::string& where) const {
+  static constexpr std::string_view kKnown[] = {"type",     "properties", "required", "additionalProperties", "minimum", "maximum",
+                                                "minLength", "maxLength", "minItems", "maxItems", "maxProperties", "enum",
+                                                "items",    "anyOf",      "$ref",     "description",          "$comment"};
+  for (const auto& [key, val] : schema.as_object()) {
+    if (std::find(std::begin(kKnown), std::end(kKnown), std::string_view(key)) == std::end(kKnown))
+      throw std::logic_error("schema: " + where + " uses \"" + std::string(key) + "\", which the validator does not know");
+    if (key == "$ref") resolve(schema);  // throws for a name that is not defined
+    if (key == "properties")
+      for (const auto& [name, sub] : val.as_object()) check_keywords(sub, where + "." + std::string(name));
+    if (key == "items") check_keywords(val, where + "[]");
+    if (key == "anyOf")
+      for (const auto& sub : val.as_array()) check_keywords(sub, where);
+  }
 }
 
 const Schema& Schema::builtin() {
@@ -84,19 +114,32 @@ const CommandSpec* Schema::find(std::string_view type) const {
   return it == commands_.end() ? nullptr : &it->second;
 }
 
+const EventSpec* Schema::find_event(std::string_view type) const {
+  auto it = events_.find(type);
+  return it == events_.end() ? nullptr : &it->second;
+}
+
 bool Schema::event_is_durable(std::string_view type) const {
-  auto it = durable_events_.find(type);
-  return it != durable_events_.end() && it->second;
+  const EventSpec* e = find_event(type);
+  return e && e->durable;
 }
 
 std::string Schema::validate(const CommandSpec& spec, const json::value& data) const {
   return check(spec.data_schema, data, "data");
 }
 
+std::string Schema::validate_event(std::string_view type, const json::value& data) const {
+  const EventSpec* e = find_event(type);
+  if (!e) return "event type \"" + std::string(type) + "\" is not in protocol/schema.json";
+  return check(e->data_schema, data, std::string(type) + " data");
+}
+
 const json::value& Schema::resolve(const json::value& schema) const {
   if (const auto* ref = schema.as_object().if_contains("$ref")) {
-    auto it = definitions_.find(ref->as_string());
-    if (it == definitions_.end()) throw std::logic_error("schema: unknown $ref " + std::string(ref->as_string()));
+    static constexpr std::string_view kPrefix = "#/definitions/";
+    std::string_view name = ref->as_string();
+    auto it = name.starts_with(kPrefix) ? definitions_.find(name.substr(kPrefix.size())) : definitions_.end();
+    if (it == definitions_.end()) throw std::logic_error("schema: $ref " + std::string(name) + " is not #/definitions/<a defined name>");
     return it->value();
   }
   return schema;
@@ -104,15 +147,57 @@ const json::value& Schema::resolve(const json::value& schema) const {
 
 std::string Schema::check(const json::value& raw_schema, const json::value& v, const std::string& path) const {
   const auto& s = resolve(raw_schema).as_object();
-  if (const auto* t = s.if_contains("type")) {
-    std::string_view want = t->as_string();
-    bool ok = (want == "object" && v.is_object()) || (want == "array" && v.is_array()) ||
-              (want == "string" && v.is_string()) || (want == "boolean" && v.is_bool()) ||
-              (want == "integer" && is_integer(v)) || (want == "number" && v.is_number());
-    if (!ok) {
-      std::string article = (want == "object" || want == "array" || want == "integer") ? "an " : "a ";
-      return path + " must be " + article + std::string(want) + ", not " + type_name(v);
+  if (const auto* any = s.if_contains("anyOf")) {
+    // The alternative whose type the value has says what is wrong inside it; when none has that
+    // type, the message names them all: "… must be a string or null, not an integer".
+    std::string wanted;
+    for (const auto& alt : any->as_array()) {
+      if (type_matches(resolve(alt).as_object(), v)) {
+        if (auto err = check(alt, v, path); !err.empty()) return err;
+        return check_rest(s, v, path);
+      }
+      wanted += (wanted.empty() ? "" : " or ") + describe(alt);
     }
+    return path + " must be " + wanted + ", not " + type_name(v);
+  }
+  return check_rest(s, v, path);
+}
+
+std::string Schema::describe(const json::value& raw_schema) const {
+  const auto& s = resolve(raw_schema).as_object();
+  const auto* t = s.if_contains("type");
+  if (!t || !t->is_string()) return "another shape";
+  std::string_view want = t->as_string();
+  if (want == "null") return "null";
+  return std::string(want == "object" || want == "array" || want == "integer" ? "an " : "a ") + std::string(want);
+}
+
+namespace {
+bool kind_is(std::string_view want, const json::value& v) {
+  return (want == "object" && v.is_object()) || (want == "array" && v.is_array()) || (want == "string" && v.is_string()) ||
+         (want == "boolean" && v.is_bool()) || (want == "integer" && is_integer(v)) || (want == "number" && v.is_number()) ||
+         (want == "null" && v.is_null());
+}
+}  // namespace
+
+bool Schema::type_matches(const json::object& s, const json::value& v) const {
+  const auto* t = s.if_contains("type");
+  if (!t) return true;
+  if (t->is_string()) return kind_is(t->get_string(), v);
+  for (const auto& one : t->as_array())
+    if (kind_is(one.as_string(), v)) return true;
+  return false;
+}
+
+std::string Schema::check_rest(const json::object& s, const json::value& v, const std::string& path) const {
+  if (const auto* t = s.if_contains("type"); t && !type_matches(s, v)) {
+    std::string wanted;
+    if (t->is_string()) {
+      wanted = describe(json::object{{"type", *t}});
+    } else {
+      for (const auto& one : t->as_array()) wanted += (wanted.empty() ? "" : " or ") + describe(json::object{{"type", one}});
+    }
+    return path + " must be " + wanted + ", not " + type_name(v);
   }
   if (const auto* e = s.if_contains("enum")) {
     bool found = false;

@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import https from 'node:https';
 import { Server, httpJson, DOWNBEATD } from './lib/server.mjs';
-import { Client, join } from './lib/client.mjs';
+import { Client, join, checkEveryFrame, schemaErrors } from './lib/client.mjs';
+
+// Every frame any client of this file receives is checked against protocol/schema.json (last test).
+await checkEveryFrame();
 
 let server, room;
 before(async () => {
@@ -236,4 +239,8 @@ test('--md-code-ttl-s: the MD code is replaced on a schedule and the console fol
     assert.equal(old.status, 401, 'the expired MD code no longer joins');
     md.terminate();
   } finally { await s.stop(); s.cleanup(); }
+});
+
+test('every frame the server sent matched protocol/schema.json', () => {
+  assert.deepEqual(schemaErrors, [], 'frames that do not match their schema (envelope, data, seq on durable events only)');
 });

@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { Server, httpJson } from './lib/server.mjs';
-import { Client, join } from './lib/client.mjs';
+import { Client, join, checkEveryFrame, schemaErrors } from './lib/client.mjs';
+
+// Every frame any client of this file receives is checked against protocol/schema.json (last test).
+await checkEveryFrame();
 import { serverKey, sign, decode } from './lib/jwt.mjs';
 
 const vectors = JSON.parse(readFileSync(new URL('../../protocol/vectors/frames.json', import.meta.url), 'utf8'));
@@ -178,4 +181,8 @@ test('HTTP: bad bodies get JSON errors with the right status', async () => {
   assert.equal(nope.json.error.code, 'not_found');
   const health = await httpJson(server.base, '/healthz');
   assert.equal(health.status, 200, 'the server is still up after all of it');
+});
+
+test('every frame the server sent matched protocol/schema.json', () => {
+  assert.deepEqual(schemaErrors, [], 'frames that do not match their schema (envelope, data, seq on durable events only)');
 });

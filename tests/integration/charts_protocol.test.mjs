@@ -7,7 +7,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from './lib/net.mjs';
 import { Server } from './lib/server.mjs';
-import { Client, join } from './lib/client.mjs';
+import { Client, join, checkEveryFrame, schemaErrors } from './lib/client.mjs';
+
+// Every frame any client of this file receives is checked against protocol/schema.json (last test).
+await checkEveryFrame();
 
 let server, room, md, mu, tech, muId;
 before(async () => {
@@ -253,4 +256,8 @@ test('an address that spent its wrong-guess budget waits, even with the right co
   assert.equal(other.status, 200, JSON.stringify(other.json));
   const metrics = await fetch(`${server.base}/metrics`).then((r) => r.text());
   assert.match(metrics, /downbeat_rate_limited_total\{limit="join"\} 2/);
+});
+
+test('every frame the server sent matched protocol/schema.json', () => {
+  assert.deepEqual(schemaErrors, [], 'frames that do not match their schema (envelope, data, seq on durable events only)');
 });

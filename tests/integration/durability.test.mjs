@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join as pathJoin } from 'node:path';
 import { Server, DOWNBEATD } from './lib/server.mjs';
-import { Client, join } from './lib/client.mjs';
+import { Client, join, checkEveryFrame, schemaErrors } from './lib/client.mjs';
+
+// Every frame any client of this file receives is checked against protocol/schema.json (last test).
+await checkEveryFrame();
 
 const servers = [];
 after(async () => { for (const s of servers) { await s.kill(); s.cleanup(); } });
@@ -81,4 +84,8 @@ test('backup while serving is a complete, openable copy', async () => {
   const snap = (await c.waitFor((m) => m.type === 'snapshot')).data;
   assert.ok(snap.songs.some((s) => s.title === 'In the backup'));
   await c.close();
+});
+
+test('every frame the server sent matched protocol/schema.json', () => {
+  assert.deepEqual(schemaErrors, [], 'frames that do not match their schema (envelope, data, seq on durable events only)');
 });

@@ -4,7 +4,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { Server, httpJson } from './lib/server.mjs';
-import { Client, join } from './lib/client.mjs';
+import { Client, join, checkEveryFrame, schemaErrors } from './lib/client.mjs';
+
+// Every frame any client of this file receives is checked against protocol/schema.json (last test).
+await checkEveryFrame();
 
 let server, room;
 before(async () => {
@@ -39,4 +42,8 @@ test('promtool check metrics finds nothing to complain about after real traffic'
   assert.equal(lint.status, 0, `promtool check metrics: ${lint.stdout}${lint.stderr}`);
   assert.equal((lint.stdout + lint.stderr).trim(), '', `lint findings: ${lint.stdout}${lint.stderr}`);
   await md.close();
+});
+
+test('every frame the server sent matched protocol/schema.json', () => {
+  assert.deepEqual(schemaErrors, [], 'frames that do not match their schema (envelope, data, seq on durable events only)');
 });

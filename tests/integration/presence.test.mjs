@@ -3,7 +3,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Server } from './lib/server.mjs';
-import { Client, join } from './lib/client.mjs';
+import { Client, join, checkEveryFrame, schemaErrors } from './lib/client.mjs';
+
+// Every frame any client of this file receives is checked against protocol/schema.json (last test).
+await checkEveryFrame();
 
 let server, room;
 before(async () => {
@@ -67,4 +70,8 @@ test('back within grace: same slot, no removal', async () => {
   assert.equal(snap.slots.find((s) => s.name === 'Keys').participant, id);
   assert.equal(snap.participants.find((p) => p.id === id).online, true);
   await Promise.all([md.close(), back.close()]);
+});
+
+test('every frame the server sent matched protocol/schema.json', () => {
+  assert.deepEqual(schemaErrors, [], 'frames that do not match their schema (envelope, data, seq on durable events only)');
 });

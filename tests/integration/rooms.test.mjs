@@ -3,7 +3,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Server } from './lib/server.mjs';
-import { Client, join } from './lib/client.mjs';
+import { Client, join, checkEveryFrame, schemaErrors } from './lib/client.mjs';
+
+// Every frame any client of this file receives is checked against protocol/schema.json (last test).
+await checkEveryFrame();
 import { reduce } from './lib/reducer.mjs';
 
 let server, room;
@@ -168,4 +171,8 @@ test('kick closes the participant\'s socket and its token stops working', async 
   const refresh = await fetch(`${server.base}/auth/refresh`, { method: 'POST', body: JSON.stringify({ refresh_token: mu.session.refresh_token }) });
   assert.equal(refresh.status, 401, 'the kicked device cannot refresh');
   await md.close();
+});
+
+test('every frame the server sent matched protocol/schema.json', () => {
+  assert.deepEqual(schemaErrors, [], 'frames that do not match their schema (envelope, data, seq on durable events only)');
 });

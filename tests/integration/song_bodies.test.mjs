@@ -6,7 +6,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Server, httpJson } from './lib/server.mjs';
-import { Client, join, songBody } from './lib/client.mjs';
+import { Client, join, songBody, checkEveryFrame, schemaErrors } from './lib/client.mjs';
+
+// Every frame any client of this file receives is checked against protocol/schema.json (last test).
+await checkEveryFrame();
 
 const SNAPSHOT_LIMIT = 256 * 1024;
 let server, roomA, roomB, mdA, phoneA, mdB;
@@ -132,4 +135,8 @@ test('--max-snapshot-bytes: a change that would make every join heavier than the
   const snap = await viewer.waitFor((m) => m.type === 'snapshot');
   assert.ok(JSON.stringify(snap).length <= SNAPSHOT_LIMIT + 16 * 1024, 'the join snapshot stays near the limit');
   await Promise.all([md.close(), viewer.close()]);
+});
+
+test('every frame the server sent matched protocol/schema.json', () => {
+  assert.deepEqual(schemaErrors, [], 'frames that do not match their schema (envelope, data, seq on durable events only)');
 });

@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Server, DOWNBEATD } from './lib/server.mjs';
-import { Client, join, songBody } from './lib/client.mjs';
+import { Client, join, songBody, checkEveryFrame, schemaErrors } from './lib/client.mjs';
+
+// Every frame any client of this file receives is checked against protocol/schema.json (last test).
+await checkEveryFrame();
 
 const DATA = new URL('../data/songs/', import.meta.url).pathname;
 const file = (name) => readFileSync(DATA + name);
@@ -177,4 +180,8 @@ test('CLI: song import into a data dir (one bad file among three), then serve sh
     await cli.stop();
     cli.cleanup();
   }
+});
+
+test('every frame the server sent matched protocol/schema.json', () => {
+  assert.deepEqual(schemaErrors, [], 'frames that do not match their schema (envelope, data, seq on durable events only)');
 });

@@ -3,7 +3,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Server } from './lib/server.mjs';
-import { Client, join } from './lib/client.mjs';
+import { Client, join, checkEveryFrame, schemaErrors } from './lib/client.mjs';
+
+// Every frame any client of this file receives is checked against protocol/schema.json (last test).
+await checkEveryFrame();
 
 let server, room, md, mu;
 before(async () => {
@@ -141,4 +144,8 @@ test('after a reboot (a new boot id, a new monotonic clock) the click keeps its 
   again.terminate();
   await lone.stop();
   lone.cleanup();
+});
+
+test('every frame the server sent matched protocol/schema.json', () => {
+  assert.deepEqual(schemaErrors, [], 'frames that do not match their schema (envelope, data, seq on durable events only)');
 });

@@ -3,7 +3,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Server } from './lib/server.mjs';
-import { Client, join } from './lib/client.mjs';
+import { Client, join, checkEveryFrame, schemaErrors } from './lib/client.mjs';
+
+// Every frame any client of this file receives is checked against protocol/schema.json (last test).
+await checkEveryFrame();
 
 let server, room, other;
 before(async () => {
@@ -239,4 +242,8 @@ test('a client that resumes with since during a talk learns who is talking right
   assert.ok(!back.messages.some((m) => m.type === 'snapshot'));
   await md.ok('ptt.release', {});
   await md.close(); await back.close();
+});
+
+test('every frame the server sent matched protocol/schema.json', () => {
+  assert.deepEqual(schemaErrors, [], 'frames that do not match their schema (envelope, data, seq on durable events only)');
 });

@@ -6,14 +6,14 @@ import { reduce, emptyState, currentSong, type RoomState } from './state';
 import type { Snapshot } from './model';
 
 const snap: Snapshot = {
-  seq: 10, room: { id: 'r1', name: 'R' }, participants: [], slots: [],
+  seq: 10, room: { id: 'r1', name: 'R', settings: { self_claim: true, talk_all: [], song_count_in: 0 } }, participants: [], slots: [],
   songs: [
     { id: 'a', title: 'A', artist: null, key: 'C', bpm: null, meter: null, body_rev: 2, body_bytes: 5 },
     { id: 'b', title: 'B', artist: null, key: 'C', bpm: null, meter: null, body_rev: 3, body_bytes: 5 },
     { id: 'c', title: 'C', artist: null, key: 'C', bpm: null, meter: null, body_rev: 4, body_bytes: 5 },
   ],
-  setlists: [{ id: 'l', title: 'L', items: [{ song: 'b' }, { song: 'a' }, { song: 'c' }] }],
-  active_setlist: 'l', song_current: { setlist: 'l', index: 1, section: null }, tempo: null, ptt: [], cues: [],
+  setlists: [{ id: 'l', title: 'L', items: [{ song: 'b', key: null, bpm: null, notes: null }, { song: 'a', key: null, bpm: null, notes: null }, { song: 'c', key: null, bpm: null, notes: null }] }],
+  active_setlist: 'l', song_current: { setlist: 'l', index: 1, section: null }, tempo: { running: false, bpm: 120, meter: { beats: 4, unit: 4 }, accents: [], subdivision: 1, count_in_bars: 0, anchor: { t: 0, bar: 0 }, rev: 0, prev: null }, ptt: [], cues: [],
 };
 
 afterEach(() => { vi.useRealTimers(); });

@@ -4,17 +4,18 @@ import type { Snapshot, ServerEvent } from './model';
 import { wantedBodies, missingBodies, withBody, withBodyError, pruneBodies } from './state';
 import vectors from '../../protocol/vectors/room_events.json';
 
+const item = (song: string) => ({ song, key: null, bpm: null, notes: null });
 const snap: Snapshot = {
   seq: 10,
-  room: { id: 'r1', name: 'Sunday', settings: { self_claim: false } },
+  room: { id: 'r1', name: 'Sunday', settings: { self_claim: false, talk_all: [], song_count_in: 0 } },
   participants: [
     { id: 'p1', name: 'Ann', role: 'md', online: true, slot: null },
     { id: 'p2', name: 'Bo', role: 'musician', online: true, slot: null },
   ],
-  slots: [{ id: 's1', name: 'Keys', instrument: 'piano', group: 'band', transpose: 2, participant: null }],
-  songs: [{ id: 'g1', title: 'Amazing', artist: null, key: 'Bb', bpm: 72, meter: { beats: 3, unit: 4 }, chordpro: null }],
+  slots: [{ id: 's1', name: 'Keys', instrument: 'piano', group: 'band', transpose: 2, capo: 0, pitch: 'C', participant: null, order: 0 }],
+  songs: [{ id: 'g1', title: 'Amazing', artist: null, key: 'Bb', bpm: 72, meter: { beats: 3, unit: 4 }, body_rev: 0, body_bytes: 0 }],
   setlists: [{ id: 'l1', title: 'AM', items: [{ song: 'g1', key: null, bpm: null, notes: null }] }],
-  active_setlist: null, song_current: null, tempo: null, ptt: [], cues: [],
+  active_setlist: null, song_current: null, tempo: { running: false, bpm: 120, meter: { beats: 4, unit: 4 }, accents: [], subdivision: 1, count_in_bars: 0, anchor: { t: 0, bar: 0 }, rev: 0, prev: null }, ptt: [], cues: [],
 };
 
 function apply(s: RoomState, ...evs: ServerEvent[]): RoomState {
@@ -34,10 +35,10 @@ describe('room state reducer', () => {
 
   it('assigns a slot and moves a participant out of their old slot', () => {
     let s = apply(start,
-      { type: 'slot.create', seq: 11, data: { slot: { id: 's2', name: 'Drums', instrument: null, group: null, transpose: null, participant: null } } },
+      { type: 'slot.create', seq: 11, data: { slot: { id: 's2', name: 'Drums', instrument: null, group: null, transpose: 0, capo: 0, pitch: 'C', participant: null, order: 1 } } },
       { type: 'slot.assign', seq: 12, data: { slot: { ...snap.slots[0], participant: 'p2' } } });
     expect(mySlot(s)?.name).toBe('Keys');
-    s = apply(s, { type: 'slot.assign', seq: 13, data: { slot: { id: 's2', name: 'Drums', instrument: null, group: null, transpose: null, participant: 'p2' } } });
+    s = apply(s, { type: 'slot.assign', seq: 13, data: { slot: { id: 's2', name: 'Drums', instrument: null, group: null, transpose: 0, capo: 0, pitch: 'C', participant: 'p2', order: 1 } } });
     expect(mySlot(s)?.name).toBe('Drums');
     expect(s.slots.find((x) => x.id === 's1')?.participant).toBeNull();
     expect(s.participants.find((p) => p.id === 'p2')?.slot).toBe('s2');
@@ -79,7 +80,7 @@ describe('room state reducer', () => {
     const s = apply(start,
       { type: 'cue', seq: 11, data: { cue: { id: 'cu11', from: 'p1', text: 'Chorus', color: 'blue', group: null, at: 5000 } } },
       { type: 'ptt.state', data: { participant: 'p1', talking: true, target: 'all', to: ['p2'] } },
-      { type: 'tempo.anchor', data: { tempo: { running: true, bpm: 90, meter: { beats: 4, unit: 4 }, accents: [], subdivision: 1, count_in_bars: 1, anchor: { t: 1, bar: -1 }, rev: 3 } } });
+      { type: 'tempo.anchor', data: { tempo: { running: true, bpm: 90, meter: { beats: 4, unit: 4 }, accents: [], subdivision: 1, count_in_bars: 1, anchor: { t: 1, bar: -1 }, rev: 3, prev: null } } });
     expect(visibleCues(s)).toMatchObject([{ text: 'Chorus', color: 'blue' }]);
     expect(s.ptt).toHaveLength(1);
     expect(s.tempo?.bpm).toBe(90);
@@ -102,8 +103,8 @@ describe('room state reducer', () => {
   });
 
   it('applies room.settings (who may talk to everyone) and keeps the rest of the settings', () => {
-    const s = reduce(start, { type: 'room.settings', seq: 11, data: { settings: { talk_all: ['musician'] } } }, 1);
-    expect(s.room?.settings).toEqual({ self_claim: false, talk_all: ['musician'] });
+    const s = reduce(start, { type: 'room.settings', seq: 11, data: { settings: { self_claim: false, talk_all: ['musician'], song_count_in: 2 } } }, 1);
+    expect(s.room?.settings).toEqual({ self_claim: false, talk_all: ['musician'], song_count_in: 2 });
   });
 
   it('forgets who was talking when a new connection says hello (the server re-sends the talkers)', () => {
@@ -183,7 +184,7 @@ describe('room state reducer', () => {
   });
 
   it('a move is a slot.release then a slot.assign', () => {
-    const drums = { id: 's2', name: 'Drums', instrument: null, group: null, transpose: null, capo: 0, pitch: 'C' as const, participant: null };
+    const drums = { id: 's2', name: 'Drums', instrument: null, group: null, transpose: 0, capo: 0, pitch: 'C' as const, participant: null, order: 1 };
     let s = apply(start,
       { type: 'slot.create', seq: 11, data: { slot: drums } },
       { type: 'slot.assign', seq: 12, data: { slot: { ...snap.slots[0], participant: 'p2' } } });
@@ -228,7 +229,7 @@ describe('room state reducer', () => {
         { id: 'g2', title: 'Quiet', artist: null, key: 'C', bpm: null, meter: null, body_rev: 3, body_bytes: 0 },
         { id: 'g3', title: 'Other', artist: null, key: 'D', bpm: null, meter: null, body_rev: 4, body_bytes: 9 },
       ],
-      setlists: [{ id: 'l1', title: 'AM', items: [{ song: 'g1' }, { song: 'g2' }] }, { id: 'l2', title: 'PM', items: [{ song: 'g3' }] }],
+      setlists: [{ id: 'l1', title: 'AM', items: [item('g1'), item('g2')] }, { id: 'l2', title: 'PM', items: [item('g3')] }],
       active_setlist: 'l1', song_current: { setlist: 'l1', index: 0, section: null },
     });
     const s0 = apply(emptyState, { type: 'snapshot', data: meta(5) });

@@ -71,11 +71,9 @@ function applyEvent(state: RoomState, ev: ServerEvent, now: number): RoomState {
   switch (ev.type) {
     case 'hello': {
       const p = ev.data.participant;
-      const me = typeof p === 'string' ? p : p.id;
       // Who is talking is live state: a new connection starts from nobody, and the server follows
       // its hello with the current talkers (in the snapshot, or as ptt.state after a replay).
-      const s = { ...state, me, room: { ...state.room, ...ev.data.room }, ptt: [] };
-      return typeof p === 'string' ? s : { ...s, participants: upsert(s.participants, p) };
+      return { ...state, me: p.id, room: ev.data.room, ptt: [], participants: upsert(state.participants, p) };
     }
     case 'snapshot': {
       const d = ev.data;

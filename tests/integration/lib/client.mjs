@@ -2,6 +2,17 @@
 import WebSocket from 'ws';
 import { httpJson } from './server.mjs';
 
+/** Every received frame that did not match protocol/schema.json, from any client: `{error, frame}`. */
+export const schemaErrors = [];
+let frameError = null;
+/**
+ * From now on every frame any Client receives is checked against protocol/schema.json (ajv);
+ * mismatches collect in `schemaErrors`. Off unless a test asks (the benchmarks share this client).
+ */
+export async function checkEveryFrame() {
+  ({ frameError } = await import('./schema.mjs'));
+}
+
 let deviceCounter = 0;
 
 export async function join(server, code, name, deviceId) {
@@ -35,6 +46,8 @@ export class Client {
     this.closed = new Promise((resolve) => this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
     this.ws.on('message', (data) => {
       const msg = JSON.parse(data.toString());
+      const error = frameError?.(msg);
+      if (error) schemaErrors.push({ error, frame: JSON.stringify(msg).slice(0, 300) });
       if (typeof msg.seq === 'number' && msg.type !== 'ack') this.lastSeq = Math.max(this.lastSeq, msg.seq);
       if (msg.type === 'snapshot') this.lastSeq = msg.data.seq;
       this.messages.push(msg);

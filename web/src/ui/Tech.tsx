@@ -2,7 +2,7 @@
 // only), the music read-only, and Talk.
 import { useState } from 'preact/hooks';
 import type { Room } from '../room';
-import { COMMAND_SCHEMAS } from '../protocol.gen';
+import { COMMAND_SCHEMAS, DEFINITIONS } from '../protocol.gen';
 import type { CueColor } from '../model';
 import { TECH_GROUP } from '../state';
 import {
@@ -11,7 +11,7 @@ import {
 } from './common';
 import { Talk } from './Talk';
 
-const COLORS = COMMAND_SCHEMAS.cue.properties.color.enum as readonly CueColor[];
+const COLORS = DEFINITIONS.cue_color.enum as readonly CueColor[];
 
 function TechCues({ room }: { room: Room }) {
   const [text, setText] = useState('');

@@ -12,12 +12,12 @@ const people: Participant[] = [
   { id: 'mu3', name: 'Dee', role: 'musician', online: false, slot: null },
 ];
 const slots: Slot[] = [
-  { id: 's1', name: 'Drums', instrument: null, group: 'band', transpose: null, participant: 'mu1' },
-  { id: 's2', name: 'Vox 1', instrument: null, group: 'vocals', transpose: null, participant: 'mu2' },
-  { id: 's3', name: 'Bass', instrument: null, group: 'band', transpose: null, participant: null },
+  { id: 's1', name: 'Drums', instrument: null, group: 'band', transpose: 0, capo: 0, pitch: 'C', participant: 'mu1', order: 0 },
+  { id: 's2', name: 'Vox 1', instrument: null, group: 'vocals', transpose: 0, capo: 0, pitch: 'C', participant: 'mu2', order: 0 },
+  { id: 's3', name: 'Bass', instrument: null, group: 'band', transpose: 0, capo: 0, pitch: 'C', participant: null, order: 0 },
 ];
 const room = (me: string, ptt: PttState[] = [], talkAll: Array<'musician' | 'tech'> = []): RoomState => ({
-  ...emptyState, me, participants: people, slots, ptt, room: { id: 'r', name: 'R', settings: { talk_all: talkAll } },
+  ...emptyState, me, participants: people, slots, ptt, room: { id: 'r', name: 'R', settings: { self_claim: true, talk_all: talkAll, song_count_in: 0 } },
 });
 const values = (s: RoomState) => talkTargets(s).map((t) => t.value);
 

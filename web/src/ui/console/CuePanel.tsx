@@ -3,12 +3,12 @@ import { useState } from 'preact/hooks';
 import { useStore } from '../../store';
 import type { Room } from '../../room';
 import { currentSong, activeSetlist, participantName, currentCues, itemView, TECH_GROUP } from '../../state';
-import { COMMAND_SCHEMAS, type CommandMap } from '../../protocol.gen';
+import { COMMAND_SCHEMAS, DEFINITIONS, type CommandMap } from '../../protocol.gen';
 import type { CueColor } from '../../model';
 import { run, slotGroups } from './util';
 import { Store } from '../../store';
 
-const CUE_COLORS = (COMMAND_SCHEMAS.cue.properties.color.enum as readonly CueColor[]);
+const CUE_COLORS = (DEFINITIONS.cue_color.enum as readonly CueColor[]);
 /** Quick cues, keys 1–9 in this order. */
 export const QUICK_CUES: Array<[string, CueColor]> = [
   ['Verse', 'blue'], ['Chorus', 'green'], ['Bridge', 'purple'], ['Tag', 'orange'], ['Again', 'yellow'],

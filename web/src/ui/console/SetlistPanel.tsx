@@ -141,7 +141,7 @@ export function SetlistPanel({ room, onPrint }: { room: Room; onPrint: (id: stri
           <option value="">Add a song…</option>
           {s.songs.map((x) => <option value={x.id}>{x.title}{x.key ? ` (${x.key})` : ''}</option>)}
         </select>
-        <button class="btn" data-testid="setlist-add" disabled={!pick} onClick={() => change(() => { setItems([...items, { song: pick, uid: ++uidSeq }]); setPick(''); })}>Add</button>
+        <button class="btn" data-testid="setlist-add" disabled={!pick} onClick={() => change(() => { setItems([...items, { song: pick, key: null, bpm: null, notes: null, uid: ++uidSeq }]); setPick(''); })}>Add</button>
       </div>
       <div class="row wrap">
         <button class="btn primary" data-testid="setlist-save" disabled={!dirty && !!editing} onClick={save}>{dirty ? 'Save setlist •' : 'Save setlist'}</button>

@@ -12,14 +12,14 @@ import type { Tempo } from '../../model';
 const state = (extra: Partial<RoomState> = {}): RoomState => ({
   ...emptyState,
   songs: [
-    { id: 's1', title: 'Alpha', artist: null, key: 'C', bpm: 128, meter: { beats: 6, unit: 8 }, chordpro: null },
-    { id: 's2', title: 'Bravo', artist: null, key: 'G', bpm: null, meter: null, chordpro: null },
+    { id: 's1', title: 'Alpha', artist: null, key: 'C', bpm: 128, meter: { beats: 6, unit: 8 }, body_rev: 0, body_bytes: 0 },
+    { id: 's2', title: 'Bravo', artist: null, key: 'G', bpm: null, meter: null, body_rev: 0, body_bytes: 0 },
   ],
-  setlists: [{ id: 'l1', title: 'Sunday', items: [{ song: 's1', bpm: 132 }, { song: 's1' }, { song: 's2' }] }],
+  setlists: [{ id: 'l1', title: 'Sunday', items: [{ song: 's1', key: null, bpm: 132, notes: null }, { song: 's1', key: null, bpm: null, notes: null }, { song: 's2', key: null, bpm: null, notes: null }] }],
   ...extra,
 });
 const tempo = (bpm: number, beats: number, unit: number): Tempo => ({
-  running: false, bpm, meter: { beats, unit }, accents: [], subdivision: 1, count_in_bars: 0, anchor: null, rev: 1,
+  running: false, bpm, meter: { beats, unit }, accents: [], subdivision: 1, count_in_bars: 0, anchor: { t: 0, bar: 0 }, rev: 1, prev: null,
 });
 
 describe('setlist reordering', () => {
