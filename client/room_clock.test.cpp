@@ -66,3 +66,20 @@ TEST(RoomClock, ANewLinkStartsWithABurstThenTheSteadyRate) {
   // Nothing answered yet: the estimator keeps asking at the burst rate (never slower than ping_interval).
   EXPECT_EQ(f.clock.next_ping_at(), start + 8 * 25'000);
 }
+
+TEST(RoomClock, ReportsTheNewestRoundTripAsTheSchemaDefinesRttMs) {
+  // protocol/schema.json: metrics.report rtt_ms is the newest ping round trip (the web app sends the
+  // same), not the window's minimum: a link that just got slower must show it.
+  Fixture f;
+  f.clock.on_link_open();
+  int64_t t0 = f.ping();
+  f.now += 2'000;  // a 2 ms round trip
+  ASSERT_TRUE(f.clock.on_pong(Fixture::pong(t0, 5'000'000), f.now));
+  f.now += 100'000;
+  t0 = f.ping();
+  f.now += 9'000;  // then a 9 ms one
+  ASSERT_TRUE(f.clock.on_pong(Fixture::pong(t0, 5'105'000), f.now));
+  const auto m = f.clock.metrics(f.now);
+  EXPECT_DOUBLE_EQ(m.at("rtt_ms").as_double(), 9.0);
+  EXPECT_GT(m.at("jitter_ms").as_double(), 0.0);
+}

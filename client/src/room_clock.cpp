@@ -139,7 +139,7 @@ json::object RoomClock::metrics(int64_t t) const {
   return shared_.with([&](const Shared& s) {
     json::object m;
     if (s.stats.samples > 0) {
-      m["rtt_ms"] = std::min(60000.0, static_cast<double>(s.sync.min_rtt_us()) / 1000.0);
+      m["rtt_ms"] = std::min(60000.0, static_cast<double>(s.sync.last_rtt_us()) / 1000.0);  // as the schema says (and the web app)
       m["jitter_ms"] = std::min(60000.0, s.sync.jitter_us() / 1000.0);
       m["clock_uncertainty_ms"] = std::min(60000.0, s.sync.uncertainty_us(t) / 1000.0);
       m["clock_offset_ms"] = static_cast<double>(s.sync.to_server(t) - t) / 1000.0;

@@ -58,6 +58,12 @@ lines.push('', '### Events (server → client)', '',
   '| event | durable | data | when |', '|---|---|---|---|');
 for (const [type, e] of Object.entries(schema.events))
   lines.push(`| \`${type}\` | ${e.durable ? 'yes' : 'no'} | ${cell(shape(e.data))} | ${cell(e.description ?? '')} |`);
+// What a field means, where the schema says it (e.g. metrics.report, which the SDK and the web app both send).
+const meanings = [];
+for (const [type, c] of Object.entries(schema.commands))
+  for (const [k, v] of Object.entries(c.data?.properties ?? {}))
+    if (v.description) meanings.push(`- \`${type}\` \`${k}\`: ${cell(v.description)}`);
+if (meanings.length) lines.push('', '### Field meanings', '', ...meanings);
 lines.push('', END);
 const table = lines.join('\n');
 
