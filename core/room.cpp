@@ -162,7 +162,7 @@ json::object Room::participant_json(const Participant& p) const {
 json::object Room::settings_json() const {
   json::array talk_all;
   for (Role r : talk_all_) talk_all.push_back(json::value(to_string(r)));
-  return {{"self_claim", self_claim_}, {"talk_all", std::move(talk_all)}, {"song_count_in", song_count_in_}};
+  return {{"self_claim", self_claim_}, {"talk_all", std::move(talk_all)}, {"song_count_in", song_count_in_}, {"voice_path", voice_path_}};
 }
 
 json::object Room::room_json() const { return {{"id", id_}, {"name", name_}, {"settings", settings_json()}}; }
@@ -763,6 +763,7 @@ Outcome Room::plan_settings(const Command& cmd) const {
     next["talk_all"] = std::move(roles);
   }
   if (const auto* v = d.if_contains("song_count_in")) next["song_count_in"] = v->to_number<std::int64_t>();
+  if (const auto* v = d.if_contains("voice_path")) next["voice_path"] = v->as_string();
   Outcome out = announce("room.settings");
   out.event_data = {{"settings", next}};
   out.mutations.push_back(put("meta", "settings", next));
@@ -896,6 +897,9 @@ void Room::apply_mutation(const Mutation& m) {
       }
       if (const auto* v = m.value->if_contains("song_count_in"); v && v->is_number())
         song_count_in_ = static_cast<int>(std::clamp<std::int64_t>(v->to_number<std::int64_t>(), 0, kMaxCountInBars));
+      // A room stored before the setting existed keeps the default (dc).
+      if (const auto* v = m.value->if_contains("voice_path"); v && v->is_string() && (v->get_string() == "dc" || v->get_string() == "rtp"))
+        voice_path_ = std::string(v->get_string());
     } else if (m.id == "cues") {
       const auto* v = m.value ? m.value->if_contains("cues") : nullptr;
       cues_ = v && v->is_array() ? v->get_array() : json::array{};

@@ -178,6 +178,7 @@ class Room {
   // The current cue per group (group null = everyone), in the order they were given.
   const boost::json::array& cues() const { return cues_; }
   int song_count_in() const { return song_count_in_; }
+  const std::string& voice_path() const { return voice_path_; }
 
  private:
   std::string next_id(const char* prefix) const;
@@ -208,6 +209,7 @@ class Room {
   bool self_claim_ = true;
   std::vector<Role> talk_all_;  // roles besides the MD that may talk to "all"
   int song_count_in_ = 0;       // count-in bars when the song changes while the click runs
+  std::string voice_path_ = "dc";  // how every device sends talk: "dc" (data channel) or "rtp" (docs/voice.md)
   boost::json::array cues_;     // Cue objects {id, from, text, color, group, at}
   std::vector<Participant> participants_;
   std::vector<Slot> slots_;

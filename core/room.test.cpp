@@ -349,6 +349,18 @@ TEST_F(RoomTest, ChangingTheSongLoadsItsTempoFromBarZero) {
   EXPECT_FALSE(kept.event_data.contains("keep_tempo"));
 }
 
+TEST_F(RoomTest, TheVoicePathIsOneRoomSettingEveryDeviceFollows) {
+  EXPECT_EQ(room_.voice_path(), "dc") << "the quicker path by default (docs/decisions/0010)";
+  const bool self_claim = room_.room_json().at("settings").at("self_claim").as_bool();
+  auto out = cmd("md1", "room.settings", {{"voice_path", "rtp"}});
+  EXPECT_EQ(out.event_data.at("settings").at("voice_path").as_string(), "rtp");
+  EXPECT_EQ(room_.voice_path(), "rtp");
+  EXPECT_EQ(room_.room_json().at("settings").at("self_claim").as_bool(), self_claim) << "the rest kept";
+  EXPECT_EQ(fails("md1", "room.settings", {{"voice_path", "sfu"}}), ErrorCode::bad_request);
+  EXPECT_EQ(fails("mu1", "room.settings", {{"voice_path", "dc"}}), ErrorCode::forbidden);
+  EXPECT_EQ(room_.voice_path(), "rtp") << "refused changes change nothing";
+}
+
 TEST_F(RoomTest, SongCountInPlaysBeforeBarZeroWhenTheClickRuns) {
   auto a = new_song("A"), b = new_song("B");
   auto sl = std::string(cmd("md1", "setlist.update", {{"title", "S"}, {"items", json::array{{{"song", a}}, {{"song", b}, {"bpm", 140}}}}})
@@ -408,11 +420,11 @@ TEST_F(RoomTest, TalkToAllForOthersIsARoomSetting) {
   EXPECT_EQ(fails("mu1", "room.settings", {{"talk_all", json::array{"musician"}}}), ErrorCode::forbidden);
   auto out = cmd("md1", "room.settings", {{"talk_all", json::array{"tech", "tech"}}});
   EXPECT_TRUE(out.durable);
-  EXPECT_EQ(json::serialize(out.event_data.at("settings")), R"({"self_claim":true,"talk_all":["tech"],"song_count_in":0})");
+  EXPECT_EQ(json::serialize(out.event_data.at("settings")), R"({"self_claim":true,"talk_all":["tech"],"song_count_in":0,"voice_path":"dc"})");
   cmd("te1", "ptt.press", {{"target", "all"}});
   EXPECT_EQ(fails("mu1", "ptt.press", {{"target", "all"}}), ErrorCode::forbidden);
   cmd("md1", "room.settings", {{"self_claim", false}});
-  EXPECT_EQ(json::serialize(room_.room_json().at("settings")), R"({"self_claim":false,"talk_all":["tech"],"song_count_in":0})") << "a partial update keeps the rest";
+  EXPECT_EQ(json::serialize(room_.room_json().at("settings")), R"({"self_claim":false,"talk_all":["tech"],"song_count_in":0,"voice_path":"dc"})") << "a partial update keeps the rest";
 }
 
 TEST_F(RoomTest, ListenersAreRefreshedWhenSomebodyComesOnlineOrChangesGroup) {

@@ -755,6 +755,22 @@ async function main() {
     await waitSilent(md);
   });
 
+  if (!process.env.VOICE_PATH) await step('7i. the MD switches the room to the other voice path: every page follows at once and talk still gets through', async () => {
+    const was = await hook(md, () => window.__downbeat.voice.path());
+    const other = was === 'dc' ? 'rtp' : 'dc';
+    for (const path of [other, was]) {
+      const set = await send(md, 'room.settings', { voice_path: path });
+      check(!set?.error, `the MD could not set voice_path ${path}: ${JSON.stringify(set)}`);
+      for (const p of [md, a, b]) await waitFor(async () => (await hook(p, () => window.__downbeat.voice.path())) === path, `${p.name} to follow the room to ${path}`, 5000);
+      await pickTarget(md, 'all');
+      const letGo = await holdTalk(md);
+      try {
+        await Promise.all([expectHears(a, 'md', md.id), expectHears(b, 'md', md.id)]);
+      } finally { await letGo(); }
+      await Promise.all([waitSilent(a), waitSilent(b)]);
+    }
+  });
+
   await step('7h. the MD console shows the health of each link (from metrics.report)', async () => {
     const rows = () => md.page.locator('[data-testid="link-row"]').evaluateAll((els) => els.map((e) => ({
       from: e.dataset.from, peer: e.dataset.peer, weak: e.dataset.weak, cells: [...e.querySelectorAll('td')].map((td) => td.textContent.trim()) })));

@@ -6,7 +6,7 @@ import { reduce, emptyState, currentSong, type RoomState } from './state';
 import type { Snapshot } from './model';
 
 const snap: Snapshot = {
-  seq: 10, room: { id: 'r1', name: 'R', settings: { self_claim: true, talk_all: [], song_count_in: 0 } }, participants: [], slots: [],
+  seq: 10, room: { id: 'r1', name: 'R', settings: { self_claim: true, talk_all: [], song_count_in: 0, voice_path: 'dc' } }, participants: [], slots: [],
   songs: [
     { id: 'a', title: 'A', artist: null, key: 'C', bpm: null, meter: null, body_rev: 2, body_bytes: 5 },
     { id: 'b', title: 'B', artist: null, key: 'C', bpm: null, meter: null, body_rev: 3, body_bytes: 5 },

@@ -68,18 +68,15 @@ export const saveClickSettings = (c: ClickSettings) => set(K.click, c);
 export const voiceSettings = (): VoiceSettings => ({ ...defaultVoice, ...get<Partial<VoiceSettings>>(K.voice, {}) });
 export const saveVoiceSettings = (v: VoiceSettings) => set(K.voice, v);
 /**
- * `localStorage['downbeat.voicePath']`: 'rtp' or 'dc', plain or JSON-quoted; default 'dc', the
- * quicker path on every row of bench/voice/REPORT.md on a quiet machine (voice.ts falls back to
- * 'rtp' where dc cannot run).
+ * `localStorage['downbeat.voicePath']`: 'rtp' or 'dc' (plain or JSON-quoted) overrides the room's
+ * voice path on this device — for tests and benchmarks only: a device on another path than the
+ * room hears no one. Null: follow the room (`settings.voice_path`, set by the MD).
  */
-export function voicePath(): 'rtp' | 'dc' {
+export function voicePathOverride(): 'rtp' | 'dc' | null {
   let v: string | null = null;
   try { v = localStorage.getItem(K.voicePath); } catch { /* no storage */ }
   const s = (v ?? '').replace(/"/g, '').trim();
-  return s === 'rtp' ? 'rtp' : 'dc';
-}
-export function saveVoicePath(p: 'rtp' | 'dc'): void {
-  try { localStorage.setItem(K.voicePath, p); } catch { /* not fatal */ }
+  return s === 'rtp' || s === 'dc' ? s : null;
 }
 /** How this device shows charts: font scale, columns ('auto': two in a wide landscape), Nashville numbers. */
 export type ChartPrefs = { scale: number; columns: 'auto' | 1 | 2; nashville: boolean };

@@ -7,7 +7,7 @@ import vectors from '../../protocol/vectors/room_events.json';
 const item = (song: string) => ({ song, key: null, bpm: null, notes: null });
 const snap: Snapshot = {
   seq: 10,
-  room: { id: 'r1', name: 'Sunday', settings: { self_claim: false, talk_all: [], song_count_in: 0 } },
+  room: { id: 'r1', name: 'Sunday', settings: { self_claim: false, talk_all: [], song_count_in: 0, voice_path: 'dc' } },
   participants: [
     { id: 'p1', name: 'Ann', role: 'md', online: true, slot: null },
     { id: 'p2', name: 'Bo', role: 'musician', online: true, slot: null },
@@ -103,8 +103,8 @@ describe('room state reducer', () => {
   });
 
   it('applies room.settings (who may talk to everyone) and keeps the rest of the settings', () => {
-    const s = reduce(start, { type: 'room.settings', seq: 11, data: { settings: { self_claim: false, talk_all: ['musician'], song_count_in: 2 } } }, 1);
-    expect(s.room?.settings).toEqual({ self_claim: false, talk_all: ['musician'], song_count_in: 2 });
+    const s = reduce(start, { type: 'room.settings', seq: 11, data: { settings: { self_claim: false, talk_all: ['musician'], song_count_in: 2, voice_path: 'rtp' } } }, 1);
+    expect(s.room?.settings).toEqual({ self_claim: false, talk_all: ['musician'], song_count_in: 2, voice_path: 'rtp' });
   });
 
   it('forgets who was talking when a new connection says hello (the server re-sends the talkers)', () => {

@@ -101,6 +101,13 @@ function VoicePanel({ room }: { room: Room }) {
         onChange={(e) => setTalkAll('musician', (e.target as HTMLInputElement).checked)} /> Musicians may talk to everyone</label>
       <label class="check"><input type="checkbox" data-testid="talk-all-tech" checked={talkAll.includes('tech')}
         onChange={(e) => setTalkAll('tech', (e.target as HTMLInputElement).checked)} /> Tech may talk to everyone</label>
+      <label>Voice path for every device
+        <select data-testid="room-voice-path" value={s.room?.settings?.voice_path ?? 'dc'}
+          onChange={(e) => void run('Room setting not changed', room.send('room.settings', { voice_path: (e.target as HTMLSelectElement).value as 'dc' | 'rtp' }))}>
+          <option value="dc">Low latency (data channel)</option>
+          <option value="rtp">WebRTC audio (waits instead of breaking up on slow phones)</option>
+        </select>
+      </label>
       {voiceCount > MESH_TALKERS && (
         <p class="banner warn" data-testid="mesh-limit" role="status">
           {voiceCount} people who can talk are online; the voice mesh carries about {MESH_TALKERS} talkers (every phone sends one copy per listener). Talk may break up beyond that.

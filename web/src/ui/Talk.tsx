@@ -5,9 +5,7 @@ import type { Room } from '../room';
 import { useStore } from '../store';
 import { talkTargets, personLabel } from '../voice/targets';
 import { isTalkingMode } from '../voice/ptt';
-import type { VoicePathName } from '../voice/path';
 import type { PeerView } from '../voice/voice';
-import * as persist from '../persist';
 import { Icon, Talking } from './common';
 
 const DUCK_STEPS = [0, -3, -6, -10, -15, -20];
@@ -123,7 +121,6 @@ function TalkSettings({ room }: { room: Room }) {
   const path = useStore(v.pathName, (p) => p);
   const s = useStore(room.state, (x) => x);
   const [stun, setStun] = useState(set.stunUrl);
-  const paths = v.availablePaths();
   return (
     <details class="talk-settings">
       <summary>Talk settings</summary>
@@ -147,16 +144,7 @@ function TalkSettings({ room }: { room: Room }) {
           {set.muted.map((id) => <button class="chip" data-testid="unmute" onClick={() => v.toggleMute(id)}>{personLabel(s, id)} ✕</button>)}
         </div>
       )}
-      {paths.length > 1 && (
-        <label>Voice path
-          <select data-testid="voice-path" value={path} onChange={(e) => {
-            const p = (e.target as HTMLSelectElement).value as VoicePathName;
-            if (v.setPath(p)) persist.saveVoicePath(p);
-          }}>
-            {paths.map((p) => <option value={p}>{p === 'rtp' ? 'RTP (WebRTC audio)' : 'Low latency (data channel)'}</option>)}
-          </select>
-        </label>
-      )}
+      <p class="muted small" data-testid="voice-path">Voice path: {path === 'rtp' ? 'WebRTC audio' : 'low latency (data channel)'} — the MD sets it for the whole room.</p>
       <form class="row" onSubmit={(e) => { e.preventDefault(); v.updateSettings({ stunUrl: stun.trim() }); }}>
         <label>STUN server (optional, used for new links)
           <input data-testid="stun-url" placeholder="stun:192.168.1.2:3478" value={stun} onInput={(e) => setStun((e.target as HTMLInputElement).value)} />

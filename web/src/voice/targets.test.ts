@@ -17,7 +17,7 @@ const slots: Slot[] = [
   { id: 's3', name: 'Bass', instrument: null, group: 'band', transpose: 0, capo: 0, pitch: 'C', participant: null, order: 0 },
 ];
 const room = (me: string, ptt: PttState[] = [], talkAll: Array<'musician' | 'tech'> = []): RoomState => ({
-  ...emptyState, me, participants: people, slots, ptt, room: { id: 'r', name: 'R', settings: { self_claim: true, talk_all: talkAll, song_count_in: 0 } },
+  ...emptyState, me, participants: people, slots, ptt, room: { id: 'r', name: 'R', settings: { self_claim: true, talk_all: talkAll, song_count_in: 0, voice_path: 'dc' } },
 });
 const values = (s: RoomState) => talkTargets(s).map((t) => t.value);
 

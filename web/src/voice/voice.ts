@@ -100,8 +100,7 @@ export class Voice {
     this.cleanups.push(this.mesh.onChange(() => this.refreshPeers()));
     this.cleanups.push(this.mesh.onPeer((link) => { this.path?.addPeer(link); this.applyState(); }));
     this.cleanups.push(this.mesh.onPeerGone((id) => { this.path?.removePeer(id); this.watches.delete(id); }));
-    const wanted = persist.voicePath();
-    if (!this.setPath(wanted)) this.setPath('rtp');
+    this.followRoomPath();
     this.cleanups.push(audio.onContext((ctx) => this.onContext(ctx)));
     this.cleanups.push(this.room.state.subscribe(() => this.applyState()));
     // A resumed socket gets who talks now from the server right after the replay (docs/voice.md).
@@ -280,9 +279,25 @@ export class Voice {
 
   // ---- room state → mesh, sending, gains ---------------------------------------------------
 
+  /**
+   * The room's voice path (settings.voice_path, the MD's choice; every device must use the same one
+   * or they do not hear each other), unless this device is overridden for a test. RTP where the
+   * data-channel path cannot run.
+   */
+  private followRoomPath(): void {
+    const wanted = persist.voicePathOverride() ?? this.room.state.get().room?.settings?.voice_path ?? 'dc';
+    if (this.path?.name === wanted && this.pathFollowed === wanted) return;
+    this.pathFollowed = wanted;
+    if (!this.setPath(wanted)) this.setPath('rtp');
+  }
+  private pathFollowed: VoicePathName | null = null;
+
   private applyState(): void {
     const s = this.room.state.get();
     if (!this.mesh || !s.me) return;
+    // Only when the room's choice changes: a path switched by a test hook stays until then.
+    const roomPath = persist.voicePathOverride() ?? s.room?.settings?.voice_path ?? 'dc';
+    if (roomPath !== this.pathFollowed) this.followRoomPath();
     this.mesh.setWanted(s.participants.filter((p) => p.online && isVoiceRole(p.role) && p.id !== s.me).map((p) => p.id));
     const mine = s.ptt.find((e) => e.participant === s.me && e.talking);
     if (!mine && isTalkingMode(this.machine.mode) && this.serverSawPress) {
