@@ -16,6 +16,7 @@
 #include "net.hpp"
 #include "room_clock.hpp"
 #include "session.hpp"
+#include "wire.hpp"
 
 namespace downbeat {
 
@@ -23,6 +24,8 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 using asio::awaitable;
 using asio::use_awaitable;
+using detail::int_at;
+using detail::micros;
 using detail::Outgoing;
 using namespace std::chrono_literals;
 
@@ -39,20 +42,11 @@ const char* to_string(ConnectionState state) {
 
 namespace {
 
-std::optional<int64_t> int_at(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  if (!v) return std::nullopt;
-  if (v->is_int64()) return v->as_int64();
-  if (v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
-  return std::nullopt;
-}
-
 std::string string_at(const json::object& o, std::string_view key) {
   auto* v = o.if_contains(key);
   return v && v->is_string() ? std::string(v->as_string()) : std::string{};
 }
 
-int64_t micros(std::chrono::milliseconds d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); }
 
 // The config with the estimator told the ping schedule we actually use.
 ClientConfig prepared(ClientConfig cfg) {

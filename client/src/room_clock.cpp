@@ -4,21 +4,11 @@
 #include <boost/json.hpp>
 #include <cstdlib>
 
+#include "wire.hpp"
+
 namespace downbeat::detail {
 
 namespace json = boost::json;
-
-namespace {
-std::optional<int64_t> int_at(const json::object& o, std::string_view key) {
-  auto* v = o.if_contains(key);
-  if (!v) return std::nullopt;
-  if (v->is_int64()) return v->as_int64();
-  if (v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
-  return std::nullopt;
-}
-
-int64_t micros(std::chrono::milliseconds d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); }
-}  // namespace
 
 RoomClock::RoomClock(boost::asio::io_context& ioc, const ClientConfig& cfg)
     : cfg_(cfg), shared_(Shared{core::ClockSync(cfg.sync), {}}), pings_(ioc) {}

@@ -344,6 +344,16 @@ async function holdTalk(p) {
   return async () => { await p.page.mouse.move(c.x, c.y); await p.page.mouse.up(); };
 }
 
+/** `talker` holds Talk to all: every page of `listeners` hears it (as `label`), then all fall silent. */
+async function talkToAllHeard(talker, label, listeners) {
+  await pickTarget(talker, 'all');
+  const letGo = await holdTalk(talker);
+  try {
+    await Promise.all(listeners.map((p) => expectHears(p, label, talker.id)));
+  } finally { await letGo(); }
+  await Promise.all(listeners.map((p) => waitSilent(p)));
+}
+
 // Down and up back to back: a tap is < 250 ms by the app's clock, and a sleep here could
 // stretch past that on a loaded machine before the renderer sees the up.
 async function tapTalk(p) {
@@ -660,12 +670,7 @@ async function main() {
     const set = await send(md, 'room.settings', { talk_all: ['musician'] });
     check(!set?.error, `the MD could not change room.settings: ${JSON.stringify(set)}`);
     await waitFor(async () => (await hook(a, () => window.__downbeat.state().room?.settings?.talk_all))?.includes?.('musician'), "musician A to see talk_all include 'musician'", 5000);
-    await pickTarget(a, 'all');
-    const letGo = await holdTalk(a);
-    try {
-      await Promise.all([expectHears(md, 'a', a.id), expectHears(b, 'a', a.id)]);
-    } finally { await letGo(); }
-    await Promise.all([waitSilent(md), waitSilent(b)]);
+    await talkToAllHeard(a, 'a', [md, b]);
     const unset = await send(md, 'room.settings', { talk_all: [] });
     check(!unset?.error, `the MD could not reset room.settings: ${JSON.stringify(unset)}`);
     await waitFor(async () => (await hook(a, () => window.__downbeat.state().room?.settings?.talk_all))?.length === 0, 'musician A to see talk_all emptied', 5000);
@@ -742,12 +747,7 @@ async function main() {
     for (const [p, ids] of [[md, [a.id, b.id]], [a, [md.id, b.id]], [b, [md.id, a.id]]]) {
       check(await connectedTo(p, ids), `${p.name}: not all links are connected: ${JSON.stringify(await peersOf(p))}`);
     }
-    await pickTarget(md, 'all');
-    const letGo = await holdTalk(md);
-    try {
-      await Promise.all([expectHears(a, 'md', md.id), expectHears(b, 'md', md.id)]);
-    } finally { await letGo(); }
-    await Promise.all([waitSilent(a), waitSilent(b)]);
+    await talkToAllHeard(md, 'md', [a, b]);
     // A musician's own talkback after the flood, once the press bucket has refilled.
     await pickTarget(a, 'md');
     const letGoA = await holdTalk(a);
@@ -762,12 +762,7 @@ async function main() {
       const set = await send(md, 'room.settings', { voice_path: path });
       check(!set?.error, `the MD could not set voice_path ${path}: ${JSON.stringify(set)}`);
       for (const p of [md, a, b]) await waitFor(async () => (await hook(p, () => window.__downbeat.voice.path())) === path, `${p.name} to follow the room to ${path}`, 5000);
-      await pickTarget(md, 'all');
-      const letGo = await holdTalk(md);
-      try {
-        await Promise.all([expectHears(a, 'md', md.id), expectHears(b, 'md', md.id)]);
-      } finally { await letGo(); }
-      await Promise.all([waitSilent(a), waitSilent(b)]);
+      await talkToAllHeard(md, 'md', [a, b]);
     }
   });
 
