@@ -281,23 +281,22 @@ export class Voice {
 
   /**
    * The room's voice path (settings.voice_path, the MD's choice; every device must use the same one
-   * or they do not hear each other), unless this device is overridden for a test. RTP where the
-   * data-channel path cannot run.
+   * or they do not hear each other), unless this device is overridden for a test. Switches only when
+   * that choice changes (a path set by a test hook stays until then); RTP where dc cannot run.
    */
   private followRoomPath(): void {
-    const wanted = persist.voicePathOverride() ?? this.room.state.get().room?.settings?.voice_path ?? 'dc';
-    if (this.path?.name === wanted && this.pathFollowed === wanted) return;
+    const wanted = this.pathOverride ?? this.room.state.get().room?.settings?.voice_path ?? 'dc';
+    if (wanted === this.pathFollowed && this.path) return;
     this.pathFollowed = wanted;
     if (!this.setPath(wanted)) this.setPath('rtp');
   }
   private pathFollowed: VoicePathName | null = null;
+  private readonly pathOverride = persist.voicePathOverride();  // read once: a test sets it before the page loads
 
   private applyState(): void {
     const s = this.room.state.get();
     if (!this.mesh || !s.me) return;
-    // Only when the room's choice changes: a path switched by a test hook stays until then.
-    const roomPath = persist.voicePathOverride() ?? s.room?.settings?.voice_path ?? 'dc';
-    if (roomPath !== this.pathFollowed) this.followRoomPath();
+    this.followRoomPath();
     this.mesh.setWanted(s.participants.filter((p) => p.online && isVoiceRole(p.role) && p.id !== s.me).map((p) => p.id));
     const mine = s.ptt.find((e) => e.participant === s.me && e.talking);
     if (!mine && isTalkingMode(this.machine.mode) && this.serverSawPress) {
