@@ -605,7 +605,9 @@ asio::awaitable<void> HttpServer::http_loop(Stream stream, std::string address, 
       slot.reset();  // no longer an HTTP connection: it counts under the WebSocket cap now
       auto session = std::make_shared<WebSocketSession<Stream>>(std::move(stream), hub_, opts_.session, net_, std::move(admitted));
       session->address = address;
-      co_await session->run(parser.release(), claims, since, offered.downbeat_v1);
+      // The session runs as a coroutine of its own, so this one ends here and frees its frame
+      // (the request parser and this loop's read buffer) for as long as the socket stays open.
+      asio::co_spawn(io_, session->run(parser.release(), claims, since, offered.downbeat_v1), log_exception("connection"));
       co_return;
     }
 

@@ -51,6 +51,7 @@ class WebSocketSession : public Connection, public std::enable_shared_from_this<
     boost::system::error_code ec;
     co_await ws_.async_accept(req, redirect_error(use_awaitable, ec));
     if (ec) co_return;
+    req = {};  // its header fields are not needed again; an idle connection should not hold them
     // Whatever ends this coroutine (a closed socket, an exception, its frame destroyed), the hub
     // hears of it: no participant stays online because of an unexpected error.
     struct DetachGuard {

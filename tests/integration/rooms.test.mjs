@@ -56,6 +56,10 @@ test('two clients see each other\'s changes in the same order; a late joiner see
   const { event: slEv } = await md.ok('setlist.update', { title: 'Sunday', items: [{ song: songEv.data.song.id }, { song: song2Ev.data.song.id, key: 'A' }] });
   const { reply: last } = await md.ok('song.current', { setlist: slEv.data.setlist.id, index: 1, section: 'Verse 1' });
   await mu.waitFor((m) => m.seq === last.seq && m.type === 'song.current', { what: 'song.current at the musician' });
+  // Another song brings its tempo: the server commits a tempo.anchor right after song.current.
+  // Compare only once both sockets have it (a slow server, ASan, may deliver it later to one).
+  for (const [c, who] of [[md, 'MD'], [mu, 'musician']])
+    await c.waitFor((m) => m.seq === last.seq + 1 && m.type === 'tempo.anchor', { what: `song change's tempo.anchor at the ${who}` });
 
   const seqs = (c, from) => c.messages.slice(from).filter((m) => m.type !== 'ack' && typeof m.seq === 'number').map((m) => `${m.seq}:${m.type}`);
   const mdSeqs = seqs(md, mdStart), muSeqs = seqs(mu, muStart);
