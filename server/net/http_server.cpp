@@ -607,7 +607,13 @@ asio::awaitable<void> HttpServer::http_loop(Stream stream, std::string address, 
       session->address = address;
       // The session runs as a coroutine of its own, so this one ends here and frees its frame
       // (the request parser and this loop's read buffer) for as long as the socket stays open.
-      asio::co_spawn(io_, session->run(parser.release(), claims, since, offered.downbeat_v1), log_exception("connection"));
+      // The function object owns `session` until run() has taken its own reference.
+      asio::co_spawn(
+          io_,
+          [session, req = parser.release(), claims, since, v1 = offered.downbeat_v1]() mutable -> asio::awaitable<void> {
+            co_await session->run(std::move(req), std::move(claims), since, v1);
+          },
+          log_exception("connection"));
       co_return;
     }
 
