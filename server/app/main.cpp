@@ -184,7 +184,7 @@ int serve(const ServeArgs& a) {
                      boost::asio::ssl::context::no_sslv3 | boost::asio::ssl::context::no_tlsv1 | boost::asio::ssl::context::no_tlsv1_1);
     ssl->use_certificate_chain_file(cert.cert_path);
     ssl->use_private_key_file(cert.key_path, boost::asio::ssl::context::pem);
-    // An idle phone's TLS connection gives back OpenSSL's read and write buffers (~34 KiB each
+    // An idle phone's TLS connection gives back OpenSSL's read and write buffers (about 17 KiB each
     // direction at most) between records instead of holding them for its whole life.
     SSL_CTX_set_mode(ssl->native_handle(), SSL_MODE_RELEASE_BUFFERS);
     fingerprint = cert.fingerprint_sha256;
