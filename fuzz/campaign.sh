@@ -23,13 +23,12 @@ for t in "${targets[@]}"; do
   start=$(date +%s)
   workers=${FUZZ_WORKERS:-1}
   set +e
+  args=(-max_total_time="$max" -print_final_stats=1 -rss_limit_mb=2048 -artifact_prefix="$out/$t/artifacts/")
   if [ "$workers" -gt 1 ]; then
     # libFuzzer writes each worker's log as fuzz-K.log in the working directory.
-    (cd "$out/$t" && nice -n 10 "$bin" -jobs="$workers" -workers="$workers" -runs=$(( runs / workers )) -max_total_time="$max" \
-      -print_final_stats=1 -rss_limit_mb=2048 -artifact_prefix="$out/$t/artifacts/" "$out/$t/corpus" > "$out/$t/log" 2>&1)
+    (cd "$out/$t" && nice -n 10 "$bin" -jobs="$workers" -workers="$workers" -runs=$(( runs / workers )) "${args[@]}" "$out/$t/corpus" > "$out/$t/log" 2>&1)
   else
-    nice -n 10 "$bin" -runs="$runs" -max_total_time="$max" -print_final_stats=1 -rss_limit_mb=2048 \
-      -artifact_prefix="$out/$t/artifacts/" "$out/$t/corpus" > "$out/$t/log" 2>&1
+    nice -n 10 "$bin" -runs="$runs" "${args[@]}" "$out/$t/corpus" > "$out/$t/log" 2>&1
   fi
   rc=$?
   set -e
